@@ -1,0 +1,107 @@
+import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
+import type { DbOrTx } from "../users/users.queries.ts";
+
+export type CaseRow = typeof cases.$inferSelect;
+export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
+
+const updateCount = sql<number>`(select count(*) from ${statusUpdates}
+  where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number);
+
+/** A case row with what its summary needs: the newest update, the count, the receipt's check. */
+const summaryColumns = {
+  case: cases,
+  lastChecked: receipts.lastCheckedAt,
+  formType: statusUpdates.formType,
+  statusCode: statusUpdates.statusCode,
+  statusCategory: statusUpdates.category,
+  statusUpdatedAt: statusUpdates.timestamp,
+  updateCount,
+};
+
+export type CaseSummaryRow = {
+  case: CaseRow;
+  lastChecked: number | null;
+  formType: string | null;
+  statusCode: string | null;
+  statusCategory: string | null;
+  statusUpdatedAt: number | null;
+  updateCount: number;
+};
+
+function summaries(db: DbOrTx, where: SQL | undefined, limit: number): CaseSummaryRow[] {
+  return db
+    .select(summaryColumns)
+    .from(cases)
+    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
+    .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
+    .where(where)
+    .orderBy(desc(cases.id))
+    .limit(limit)
+    .all();
+}
+
+export function listCaseSummaries(
+  db: Db,
+  userId: number,
+  filter: { active?: boolean; beforeId?: number; limit: number },
+): CaseSummaryRow[] {
+  const conditions: SQL[] = [eq(cases.userId, userId)];
+  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
+  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
+  return summaries(db, and(...conditions), filter.limit + 1);
+}
+
+/** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */
+export function findCase(db: DbOrTx, userId: number, caseRef: string) {
+  const byRef = /^\d{1,15}$/.test(caseRef)
+    ? eq(cases.id, Number(caseRef))
+    : eq(cases.userCaseId, caseRef.toUpperCase());
+  return db
+    .select({ case: cases, lastChecked: receipts.lastCheckedAt })
+    .from(cases)
+    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
+    .where(and(eq(cases.userId, userId), byRef))
+    .get();
+}
+
+export function findCaseByReceipt(db: DbOrTx, userId: number, receiptNumber: string) {
+  return db
+    .select()
+    .from(cases)
+    .where(and(eq(cases.userId, userId), eq(cases.receiptNumber, receiptNumber)))
+    .get();
+}
+
+export function userCaseIdTaken(db: DbOrTx, userCaseId: string): boolean {
+  return (
+    db.select({ id: cases.id }).from(cases).where(eq(cases.userCaseId, userCaseId)).get() !==
+    undefined
+  );
+}
+
+export function insertCase(db: DbOrTx, values: typeof cases.$inferInsert): CaseRow {
+  return db.insert(cases).values(values).returning().get();
+}
+
+export function updateCase(db: DbOrTx, caseId: number, values: Partial<typeof cases.$inferInsert>) {
+  return db.update(cases).set(values).where(eq(cases.id, caseId)).returning().get()!;
+}
+
+export function deleteCase(db: DbOrTx, caseId: number): void {
+  db.delete(cases).where(eq(cases.id, caseId)).run();
+}
+
+export function statusUpdatesOf(db: DbOrTx, caseId: number): StatusUpdateRow[] {
+  return db
+    .select()
+    .from(statusUpdates)
+    .where(eq(statusUpdates.caseId, caseId))
+    .orderBy(desc(statusUpdates.id))
+    .all();
+}
+
+export function userOfCase(db: DbOrTx, userId: number) {
+  return db.select().from(users).where(eq(users.id, userId)).get();
+}

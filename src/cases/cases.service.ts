@@ -1,0 +1,128 @@
+import { randomInt } from "node:crypto";
+import { watchReceipt } from "../checker/receipts.queries.ts";
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/connection.ts";
+import { ApiError, notFound } from "../http/errors.ts";
+import { decodeCursor, page } from "../http/pagination.ts";
+import { normalizeReceipt } from "../uscis/receipt.ts";
+import type { UserRow } from "../users/users.queries.ts";
+import { toCase, toCaseSummary, toStatusUpdate } from "./cases.mapper.ts";
+import {
+  type CaseRow,
+  deleteCase,
+  findCase,
+  findCaseByReceipt,
+  insertCase,
+  listCaseSummaries,
+  statusUpdatesOf,
+  updateCase,
+  userCaseIdTaken,
+} from "./cases.queries.ts";
+import type { CaseCreateInput, CaseUpdateInput } from "./cases.schemas.ts";
+
+export type CasesService = ReturnType<typeof createCasesService>;
+
+/** Receipts are checked, stored and compared only in the normalised 13-character form. */
+export function parseReceipt(input: unknown): string {
+  const result = normalizeReceipt(input);
+  if (!result.ok) {
+    throw new ApiError("invalid_receipt_number", result.message, [
+      { field: "receipt_number", issue: result.issue },
+    ]);
+  }
+  return result.receipt;
+}
+
+export function createCasesService(deps: { db: Db; clock: Clock }) {
+  const { db, clock } = deps;
+
+  function details(user: UserRow, row: CaseRow, lastChecked: number | null) {
+    const updates = statusUpdatesOf(db, row.id);
+    return {
+      case: toCase(row, lastChecked, user),
+      status_updates: updates.map(toStatusUpdate),
+      update_count: updates.length,
+    };
+  }
+
+  function mintUserCaseId(tx: Db | Parameters<Parameters<Db["transaction"]>[0]>[0]): string {
+    for (;;) {
+      const candidate = `FLOW${randomInt(10_000_000).toString().padStart(7, "0")}`;
+      if (!userCaseIdTaken(tx, candidate)) return candidate;
+    }
+  }
+
+  function requireCase(user: UserRow, caseRef: string) {
+    const found = findCase(db, user.id, caseRef.trim());
+    if (!found) throw notFound("case");
+    return found;
+  }
+
+  return {
+    list(user: UserRow, query: { active?: boolean; limit?: number; cursor?: string }) {
+      const limit = query.limit ?? 50;
+      const rows = listCaseSummaries(db, user.id, {
+        active: query.active,
+        beforeId: decodeCursor(query.cursor),
+        limit,
+      });
+      const result = page(
+        rows.map((row) => ({ ...row, id: row.case.id })),
+        limit,
+      );
+      return { cases: result.items.map(toCaseSummary), next_cursor: result.nextCursor };
+    },
+
+    create(user: UserRow, input: CaseCreateInput) {
+      const receiptNumber = parseReceipt(input.receipt_number);
+      const now = clock.now();
+      const created = db.transaction((tx) => {
+        const existing = findCaseByReceipt(tx, user.id, receiptNumber);
+        if (existing) {
+          throw new ApiError("conflict", "this user already watches that receipt", [
+            { field: "receipt_number", issue: "duplicate", user_case_id: existing.userCaseId },
+          ]);
+        }
+        watchReceipt(tx, receiptNumber, now);
+        return insertCase(tx, {
+          userId: user.id,
+          receiptNumber,
+          userCaseId: mintUserCaseId(tx),
+          description: input.description?.trim() || null,
+          createdAt: now,
+          updatedAt: now,
+        });
+      });
+      return details(user, created, null);
+    },
+
+    get(user: UserRow, caseRef: string) {
+      const found = requireCase(user, caseRef);
+      return details(user, found.case, found.lastChecked);
+    },
+
+    update(user: UserRow, caseRef: string, input: CaseUpdateInput) {
+      const found = requireCase(user, caseRef);
+      const reactivated = input.active === true && !found.case.active;
+      const updated = db.transaction((tx) => {
+        // A case switched back on is checked in the next tick, like a new one.
+        if (reactivated) watchReceipt(tx, found.case.receiptNumber, clock.now());
+        return updateCase(tx, found.case.id, {
+          ...(input.description !== undefined
+            ? { description: input.description?.trim() || null }
+            : {}),
+          ...(input.active !== undefined ? { active: input.active } : {}),
+          updatedAt: clock.now(),
+        });
+      });
+      return details(user, updated, found.lastChecked);
+    },
+
+    remove(user: UserRow, caseRef: string): void {
+      const found = requireCase(user, caseRef);
+      // Its status updates go with it (ON DELETE CASCADE); the checker only visits receipts
+      // that some active case still watches, so this receipt stops being checked for it now.
+      deleteCase(db, found.case.id);
+    },
+  };
+}

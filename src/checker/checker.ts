@@ -1,0 +1,440 @@
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/connection.ts";
+import type { Logger } from "../logger.ts";
+import {
+  lookupStatus,
+  SettledCategories,
+  type StatusEntry,
+  translateDescriptionPt,
+} from "../uscis/catalogue.ts";
+import type { CaseStatusSource, Observation, SourceResult } from "../uscis/types.ts";
+import {
+  type CadenceSettings,
+  FailingAfter,
+  nextCheckAfterInvalid,
+  nextRegularCheck,
+  nextRetryAfterFailure,
+} from "./cadence.ts";
+import { type PlanNotifications, skipNotifications } from "./notifications.ts";
+import {
+  type CaseRecord,
+  classifyChange,
+  cleanText,
+  mergeHistory,
+  readHistory,
+} from "./observation.ts";
+import {
+  dueReceipts,
+  type Executor,
+  findReceipt,
+  insertStatusUpdate,
+  latestStatusUpdate,
+  type ReceiptRow,
+  type StatusUpdateRow,
+  setCheckError,
+  setLastStatusUpdate,
+  updateReceipt,
+  updateStatusUpdate,
+  type Watcher,
+  watchersOf,
+} from "./receipts.queries.ts";
+
+/** The part of the status catalogue the checker uses; tests may pass their own. */
+export interface StatusCatalogue {
+  lookupStatus(title: string): StatusEntry;
+  translateDescriptionPt(descriptionEn: string): string | null;
+}
+
+export interface CheckFailingEvent {
+  receiptNumber: string;
+  watchers: Watcher[];
+  consecutiveFailures: number;
+  failingSince: number;
+  lastError: string;
+}
+
+/**
+ * Called once, inside the transaction that flags the receipt, when it has failed
+ * FailingAfter times in a row; this is where `case.check_failing` gets written.
+ */
+export type OnCheckFailing = (tx: Executor, event: CheckFailingEvent) => void;
+
+export interface CheckerOptions {
+  db: Db;
+  source: CaseStatusSource;
+  clock: Clock;
+  logger: Logger;
+  checkIntervalMinutes: number;
+  maxReceiptsPerTick: number;
+  /** What is left of today's USCIS quota, when the source keeps count. */
+  quota?: { remaining(): number };
+  planNotifications?: PlanNotifications;
+  onCheckFailing?: OnCheckFailing;
+  catalogue?: StatusCatalogue;
+  /** Defaults to 0.1: each receipt's schedule sits up to 10% either side of the interval. */
+  jitterRatio?: number;
+}
+
+export interface TickSummary {
+  /** Receipts USCIS answered in this tick (found, not found, malformed or failed). */
+  checked: number;
+  /** Status updates written. */
+  changed: number;
+  notFound: number;
+  failed: number;
+  rateLimited: boolean;
+  skipped?: boolean;
+  quotaLeft?: number;
+  durationMs: number;
+}
+
+export interface Checker {
+  tick(): Promise<TickSummary>;
+  readonly running: boolean;
+}
+
+interface CheckerContext {
+  db: Db;
+  source: CaseStatusSource;
+  clock: Clock;
+  logger: Logger;
+  maxReceiptsPerTick: number;
+  quota: { remaining(): number } | undefined;
+  planNotifications: PlanNotifications;
+  onCheckFailing: OnCheckFailing | undefined;
+  catalogue: StatusCatalogue;
+  cadence: CadenceSettings;
+}
+
+/** What one receipt's result did, counted only once its transaction committed. */
+interface Outcome {
+  changed: number;
+  notFound: number;
+  failed: number;
+}
+
+export function createChecker(options: CheckerOptions): Checker {
+  const ctx: CheckerContext = {
+    db: options.db,
+    source: options.source,
+    clock: options.clock,
+    logger: options.logger,
+    maxReceiptsPerTick: options.maxReceiptsPerTick,
+    quota: options.quota,
+    planNotifications: options.planNotifications ?? skipNotifications,
+    onCheckFailing: options.onCheckFailing,
+    catalogue: options.catalogue ?? { lookupStatus, translateDescriptionPt },
+    cadence: {
+      checkIntervalMinutes: options.checkIntervalMinutes,
+      jitterRatio: options.jitterRatio ?? 0.1,
+    },
+  };
+  let running = false;
+
+  async function tick(): Promise<TickSummary> {
+    const started = performance.now();
+    const summary = emptySummary();
+    if (running) {
+      summary.skipped = true;
+      logTick(ctx, summary, started, { reason: "previous tick still running" });
+      return summary;
+    }
+
+    running = true;
+    try {
+      await checkDueReceipts(ctx, summary);
+      logTick(ctx, summary, started);
+    } catch (error) {
+      // A tick that throws must not kill the scheduler; the receipts it left stay due.
+      logTick(ctx, summary, started, { err: error });
+    } finally {
+      running = false;
+    }
+    return summary;
+  }
+
+  return {
+    tick,
+    get running() {
+      return running;
+    },
+  };
+}
+
+function emptySummary(): TickSummary {
+  return { checked: 0, changed: 0, notFound: 0, failed: 0, rateLimited: false, durationMs: 0 };
+}
+
+function logTick(
+  ctx: CheckerContext,
+  summary: TickSummary,
+  started: number,
+  extra: { reason?: string; err?: unknown } = {},
+): void {
+  summary.durationMs = Math.round(performance.now() - started);
+  if (ctx.quota) summary.quotaLeft = ctx.quota.remaining();
+  const level = extra.err ? "error" : summary.rateLimited ? "warn" : "info";
+  ctx.logger[level](
+    {
+      checked: summary.checked,
+      changed: summary.changed,
+      not_found: summary.notFound,
+      failed: summary.failed,
+      rate_limited: summary.rateLimited,
+      skipped: summary.skipped === true,
+      quota_left: summary.quotaLeft,
+      duration_ms: summary.durationMs,
+      ...extra,
+    },
+    "checker tick",
+  );
+}
+
+async function checkDueReceipts(ctx: CheckerContext, summary: TickSummary): Promise<void> {
+  const quotaLeft = ctx.quota ? Math.max(0, Math.floor(ctx.quota.remaining())) : Infinity;
+  const budget = Math.min(ctx.maxReceiptsPerTick, quotaLeft);
+
+  for (const receiptNumber of dueReceipts(ctx.db, ctx.clock.now(), budget)) {
+    const result = await fetchResult(ctx.source, receiptNumber);
+    if (result.kind === "rate_limited") {
+      // Every further call would be refused too; what is left stays due for the next tick.
+      summary.rateLimited = true;
+      return;
+    }
+
+    summary.checked += 1;
+    const outcome = recordResult(ctx, receiptNumber, result);
+    summary.changed += outcome.changed;
+    summary.notFound += outcome.notFound;
+    summary.failed += outcome.failed;
+  }
+}
+
+/** A source that throws is a source that failed, never an answer about the case. */
+async function fetchResult(source: CaseStatusSource, receiptNumber: string) {
+  try {
+    const result = await source.fetch(receiptNumber);
+    if (result.kind === "found" && cleanText(result.observation.statusTitle) === "") {
+      return { kind: "unavailable", reason: "answer without a status title" } as const;
+    }
+    return result;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { kind: "unavailable", reason: `source threw: ${reason}` } as const;
+  }
+}
+
+type Answer = Exclude<SourceResult, { kind: "rate_limited" }>;
+
+function recordResult(ctx: CheckerContext, receiptNumber: string, result: Answer): Outcome {
+  const now = ctx.clock.now();
+  try {
+    return ctx.db.transaction((tx) => {
+      const receipt = findReceipt(tx, receiptNumber);
+      // The last case let go of the receipt while USCIS was answering.
+      if (!receipt) return { changed: 0, notFound: 0, failed: 0 };
+
+      switch (result.kind) {
+        case "found":
+          return recordFound(ctx, tx, receipt, result.observation, now);
+        case "not_found":
+          return recordNotFound(ctx, tx, receipt, now);
+        case "invalid_receipt":
+          return recordInvalid(ctx, tx, receipt, result.message, now);
+        case "unavailable":
+          return recordUnavailable(ctx, tx, receipt, result.reason, now);
+      }
+    });
+  } catch (error) {
+    // The receipt keeps its schedule, so it is tried again next tick.
+    ctx.logger.error({ err: error, receipt_number: receiptNumber }, "checker could not record");
+    return { changed: 0, notFound: 0, failed: 1 };
+  }
+}
+
+function caseIds(watchers: Watcher[]): number[] {
+  return watchers.map((watcher) => watcher.case.id);
+}
+
+function recordFound(
+  ctx: CheckerContext,
+  tx: Executor,
+  receipt: ReceiptRow,
+  observation: Observation,
+  now: number,
+): Outcome {
+  const watchers = watchersOf(tx, receipt.receiptNumber);
+  let changed = 0;
+  for (const watcher of watchers) {
+    if (writeCaseUpdate(ctx, tx, watcher, receipt, observation, now)) changed += 1;
+  }
+  setCheckError(tx, caseIds(watchers), null);
+
+  const title = cleanText(observation.statusTitle);
+  const settled = SettledCategories.has(ctx.catalogue.lookupStatus(title).category);
+  updateReceipt(tx, receipt.receiptNumber, {
+    formType: observation.formType ?? receipt.formType,
+    lastObservation: observation,
+    lastCheckedAt: now,
+    lastAttemptAt: now,
+    nextCheckAt: nextRegularCheck(ctx.cadence, receipt.receiptNumber, now, settled),
+    priority: false,
+    consecutiveFailures: 0,
+    lastError: null,
+    failingSince: null,
+  });
+  return { changed, notFound: 0, failed: 0 };
+}
+
+function recordOf(statusUpdate: StatusUpdateRow): CaseRecord {
+  return {
+    title: statusUpdate.statusCode,
+    description: statusUpdate.statusDescription,
+    submittedAt: statusUpdate.submittedDate,
+    modifiedAt: statusUpdate.modifiedDate,
+    history: readHistory(statusUpdate.history),
+  };
+}
+
+/** Compares the observation with this case's own last update; true when a row was written. */
+function writeCaseUpdate(
+  ctx: CheckerContext,
+  tx: Executor,
+  watcher: Watcher,
+  receipt: ReceiptRow,
+  observation: Observation,
+  now: number,
+): boolean {
+  const previous = latestStatusUpdate(tx, watcher.case.id);
+  const before = previous ? recordOf(previous) : null;
+  const merged = mergeHistory(
+    before?.history ?? [],
+    observation.history,
+    ctx.catalogue.translateDescriptionPt,
+  );
+  const after: CaseRecord = {
+    title: cleanText(observation.statusTitle),
+    description: cleanText(observation.statusDescription),
+    // IOE receipts come with and without modifiedDate from one day to the next: a date left
+    // out is unknown this time, not erased, and must not flip-flop into record updates.
+    submittedAt: observation.submittedAt ?? before?.submittedAt ?? null,
+    modifiedAt: observation.modifiedAt ?? before?.modifiedAt ?? null,
+    history: merged.history,
+  };
+  const change = classifyChange(before, after, merged.added);
+  if (!change) return false;
+
+  const status = ctx.catalogue.lookupStatus(after.title);
+  const inserted = insertStatusUpdate(tx, {
+    caseId: watcher.case.id,
+    kind: change.kind,
+    category: status.category,
+    statusCode: after.title,
+    statusDescription: after.description,
+    statusCodeEs: observation.statusTitleEs,
+    statusDescriptionEs: observation.statusDescriptionEs,
+    statusCodePt: status.titlePt ?? after.title,
+    statusDescriptionPt:
+      ctx.catalogue.translateDescriptionPt(after.description) ?? after.description,
+    formType: observation.formType ?? previous?.formType ?? receipt.formType,
+    detailMessage: change.detailMessage,
+    submittedDate: after.submittedAt,
+    modifiedDate: after.modifiedAt,
+    history: after.history,
+    timestamp: now,
+    // Placeholders for the moment between the insert and the plan, inside one transaction.
+    emailNotifyStatus: "pending",
+    whatsappNotifyStatus: "pending",
+  });
+  const plan = ctx.planNotifications(tx, {
+    statusUpdate: inserted,
+    case: watcher.case,
+    user: watcher.user,
+    client: watcher.client,
+  });
+  updateStatusUpdate(tx, inserted.id, plan);
+  setLastStatusUpdate(tx, watcher.case.id, inserted.id);
+  return true;
+}
+
+function recordNotFound(
+  ctx: CheckerContext,
+  tx: Executor,
+  receipt: ReceiptRow,
+  now: number,
+): Outcome {
+  setCheckError(tx, caseIds(watchersOf(tx, receipt.receiptNumber)), "not_found");
+  // A new receipt takes days to appear at USCIS: the regular pace, not a retry, finds it.
+  updateReceipt(tx, receipt.receiptNumber, {
+    lastCheckedAt: now,
+    lastAttemptAt: now,
+    nextCheckAt: nextRegularCheck(ctx.cadence, receipt.receiptNumber, now, false),
+    priority: false,
+    consecutiveFailures: 0,
+    lastError: null,
+    failingSince: null,
+  });
+  return { changed: 0, notFound: 1, failed: 0 };
+}
+
+function recordInvalid(
+  ctx: CheckerContext,
+  tx: Executor,
+  receipt: ReceiptRow,
+  message: string,
+  now: number,
+): Outcome {
+  ctx.logger.warn(
+    { receipt_number: receipt.receiptNumber, uscis_message: message },
+    "USCIS rejected a receipt number our normalisation accepted",
+  );
+  setCheckError(tx, caseIds(watchersOf(tx, receipt.receiptNumber)), "invalid_receipt");
+  updateReceipt(tx, receipt.receiptNumber, {
+    lastCheckedAt: now,
+    lastAttemptAt: now,
+    nextCheckAt: nextCheckAfterInvalid(ctx.cadence, now),
+    priority: false,
+    consecutiveFailures: 0,
+    lastError: `invalid_receipt: ${message}`,
+    failingSince: null,
+  });
+  return { changed: 0, notFound: 0, failed: 1 };
+}
+
+function recordUnavailable(
+  ctx: CheckerContext,
+  tx: Executor,
+  receipt: ReceiptRow,
+  reason: string,
+  now: number,
+): Outcome {
+  const watchers = watchersOf(tx, receipt.receiptNumber);
+  const failures = receipt.consecutiveFailures + 1;
+  const flagNow = failures >= FailingAfter && receipt.failingSince === null;
+  const failingSince = flagNow ? now : receipt.failingSince;
+
+  setCheckError(tx, caseIds(watchers), "upstream_unavailable");
+  updateReceipt(tx, receipt.receiptNumber, {
+    lastAttemptAt: now,
+    nextCheckAt: nextRetryAfterFailure(ctx.cadence, now, failures),
+    priority: false,
+    consecutiveFailures: failures,
+    lastError: reason,
+    failingSince,
+  });
+
+  if (flagNow && failingSince !== null) {
+    ctx.logger.warn(
+      { receipt_number: receipt.receiptNumber, consecutive_failures: failures, reason },
+      "receipt check failing",
+    );
+    ctx.onCheckFailing?.(tx, {
+      receiptNumber: receipt.receiptNumber,
+      watchers,
+      consecutiveFailures: failures,
+      failingSince,
+      lastError: reason,
+    });
+  }
+  return { changed: 0, notFound: 0, failed: 1 };
+}

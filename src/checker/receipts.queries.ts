@@ -1,0 +1,143 @@
+import { and, asc, count, desc, eq, exists, inArray, isNull, lte, min } from "drizzle-orm";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
+import type * as schema from "../db/schema.ts";
+import { cases, clients, receipts, statusUpdates, users } from "../db/schema.ts";
+
+/** The database or a transaction on it: every query here runs inside either. */
+export type Executor = BaseSQLiteDatabase<"sync", void, typeof schema>;
+
+export type ReceiptRow = typeof receipts.$inferSelect;
+export type CaseRow = typeof cases.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+export type ClientRow = typeof clients.$inferSelect;
+export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
+
+/** A case that is being watched right now, with the user and partner it belongs to. */
+export interface Watcher {
+  case: CaseRow;
+  user: UserRow;
+  client: ClientRow;
+}
+
+/**
+ * Starts (or resumes) watching a receipt for a case; the cases service calls it inside its own
+ * transaction, before inserting the case, since cases.receipt_number references the row.
+ *
+ * The receipt is always checked again, first thing in the next tick, even when another case
+ * already watches it and it was looked at minutes ago. Seeding the new case from the receipt's
+ * last observation would save one USCIS call, but that answer can be hours old, and the moment
+ * a person adds a case is the moment they compare us with USCIS's own page. One extra call per
+ * new case is small next to the scheduled checks, and every status update then comes from a
+ * live answer through the one code path that writes them.
+ */
+export function watchReceipt(db: Executor, receiptNumber: string, now: number): void {
+  db.insert(receipts)
+    .values({ receiptNumber, nextCheckAt: now, priority: true, createdAt: now })
+    .onConflictDoUpdate({
+      target: receipts.receiptNumber,
+      set: { priority: true, nextCheckAt: now },
+    })
+    .run();
+}
+
+/** Only cases that someone is still waiting on are checked or written to. */
+function watchedCondition() {
+  return and(eq(cases.active, true), eq(users.status, "active"), isNull(clients.disabledAt));
+}
+
+function isWatched(db: Executor) {
+  return exists(
+    db
+      .select({ id: cases.id })
+      .from(cases)
+      .innerJoin(users, eq(users.id, cases.userId))
+      .innerJoin(clients, eq(clients.id, users.clientId))
+      .where(and(eq(cases.receiptNumber, receipts.receiptNumber), watchedCondition())),
+  );
+}
+
+/** Receipts to check now: just-watched ones first, then the longest overdue. */
+export function dueReceipts(db: Executor, now: number, limit: number): string[] {
+  if (limit <= 0) return [];
+  const rows = db
+    .select({ receiptNumber: receipts.receiptNumber })
+    .from(receipts)
+    .where(and(lte(receipts.nextCheckAt, now), isWatched(db)))
+    .orderBy(desc(receipts.priority), asc(receipts.nextCheckAt), asc(receipts.receiptNumber))
+    .limit(limit)
+    .all();
+  return rows.map((row) => row.receiptNumber);
+}
+
+export interface CheckerLag {
+  /** How long the most overdue watched receipt has been waiting; 0 when none is due. */
+  lagMs: number;
+  dueReceipts: number;
+}
+
+/** For /health: a checker that keeps up has little lag whatever the number due. */
+export function checkerLag(db: Executor, now: number): CheckerLag {
+  const row = db
+    .select({ oldest: min(receipts.nextCheckAt), due: count() })
+    .from(receipts)
+    .where(and(lte(receipts.nextCheckAt, now), isWatched(db)))
+    .get();
+  const oldest = row?.oldest ?? null;
+  return { lagMs: oldest === null ? 0 : Math.max(0, now - oldest), dueReceipts: row?.due ?? 0 };
+}
+
+export function findReceipt(db: Executor, receiptNumber: string): ReceiptRow | undefined {
+  return db.select().from(receipts).where(eq(receipts.receiptNumber, receiptNumber)).get();
+}
+
+export function watchersOf(db: Executor, receiptNumber: string): Watcher[] {
+  return db
+    .select({ case: cases, user: users, client: clients })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .innerJoin(clients, eq(clients.id, users.clientId))
+    .where(and(eq(cases.receiptNumber, receiptNumber), watchedCondition()))
+    .orderBy(asc(cases.id))
+    .all();
+}
+
+export function latestStatusUpdate(db: Executor, caseId: number): StatusUpdateRow | undefined {
+  return db
+    .select()
+    .from(statusUpdates)
+    .where(eq(statusUpdates.caseId, caseId))
+    .orderBy(desc(statusUpdates.id))
+    .limit(1)
+    .get();
+}
+
+export function updateReceipt(
+  db: Executor,
+  receiptNumber: string,
+  values: Partial<Omit<ReceiptRow, "receiptNumber" | "createdAt">>,
+): void {
+  db.update(receipts).set(values).where(eq(receipts.receiptNumber, receiptNumber)).run();
+}
+
+export function setCheckError(db: Executor, caseIds: number[], checkError: string | null): void {
+  if (caseIds.length === 0) return;
+  db.update(cases).set({ checkError }).where(inArray(cases.id, caseIds)).run();
+}
+
+export function setLastStatusUpdate(db: Executor, caseId: number, statusUpdateId: number): void {
+  db.update(cases).set({ lastStatusUpdateId: statusUpdateId }).where(eq(cases.id, caseId)).run();
+}
+
+export type StatusUpdateDraft = typeof statusUpdates.$inferInsert;
+
+export function insertStatusUpdate(db: Executor, draft: StatusUpdateDraft): StatusUpdateRow {
+  return db.insert(statusUpdates).values(draft).returning().get();
+}
+
+export function updateStatusUpdate(
+  db: Executor,
+  id: number,
+  values: Partial<Omit<StatusUpdateRow, "id" | "caseId">>,
+): void {
+  db.update(statusUpdates).set(values).where(eq(statusUpdates.id, id)).run();
+}

@@ -1,0 +1,112 @@
+import { cron } from "@elysiajs/cron";
+import { Cron } from "croner";
+import { createApp } from "../app.ts";
+import { createChecker } from "../checker/checker.ts";
+import { systemClock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import { migrate, openDatabase } from "../db/connection.ts";
+import { MaxBodyBytes } from "../http/body.ts";
+import { createMetrics } from "../http/metrics.ts";
+import type { Logger } from "../logger.ts";
+import { logMailer } from "../notifications/mailer.ts";
+import { newServiceStatus } from "../ops/service-status.ts";
+import { createSource } from "../uscis/source.ts";
+import { Version } from "../version.ts";
+
+/**
+ * The tick budget follows from the schedule: a tick may use most of the time until the next
+ * one at the USCIS rate, and leaves a margin so ticks do not run into each other.
+ */
+export function receiptsPerTick(pattern: string, ratePerSecond: number): number {
+  const [first, second] = new Cron(pattern, { paused: true }).nextRuns(2);
+  const seconds = first && second ? (second.getTime() - first.getTime()) / 1000 : 60;
+  return Math.max(1, Math.floor(seconds * ratePerSecond * 0.8));
+}
+
+export async function serve(config: Config, logger: Logger): Promise<void> {
+  const clock = systemClock;
+  const database = openDatabase(config.databasePath);
+  const applied = migrate(database);
+  const { source, quota } = createSource(config, { db: database.db, clock, logger });
+  const metrics = createMetrics();
+  const status = newServiceStatus(clock.now());
+  const checker = createChecker({
+    db: database.db,
+    source,
+    clock,
+    logger,
+    quota,
+    checkIntervalMinutes: config.checkIntervalMinutes,
+    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
+  });
+
+  const app = createApp({
+    config,
+    database,
+    clock,
+    logger,
+    source,
+    quota,
+    mailer: logMailer(logger),
+    metrics,
+    status,
+  }).use(
+    cron({
+      name: "checker",
+      pattern: config.checkerCron,
+      protect: true,
+      catch: (error: unknown) => logger.error({ err: error }, "checker tick failed"),
+      run: async () => {
+        const summary = await checker.tick();
+        if (summary.skipped) return;
+        status.lastTick = { at: clock.now(), ...summary };
+        metrics.checkerTicks.inc();
+        metrics.statusUpdates.inc(summary.changed);
+        metrics.receiptsChecked.inc({ outcome: "not_found" }, summary.notFound);
+        metrics.receiptsChecked.inc({ outcome: "failed" }, summary.failed);
+        metrics.receiptsChecked.inc(
+          { outcome: "found" },
+          Math.max(0, summary.checked - summary.notFound - summary.failed),
+        );
+      },
+    }),
+  );
+
+  app.listen({
+    port: config.port,
+    hostname: config.host,
+    // Bun refuses larger bodies before they are read; the JSON reader enforces the exact limit.
+    maxRequestBodySize: MaxBodyBytes * 4,
+  });
+  logger.info(
+    {
+      version: Version,
+      url: `http://${config.host}:${app.server?.port}`,
+      public_base_url: config.publicBaseUrl,
+      database: config.databasePath,
+      migrations_applied: applied,
+      uscis_mode: config.uscisMode,
+      checker_cron: config.checkerCron,
+    },
+    "ImmigraFlow is listening",
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    app.store.cron.checker.stop();
+    const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
+    // Refuse new connections, let the requests in flight finish.
+    const stopped = app.server?.stop(false);
+    while (checker.running && Date.now() < deadline) await Bun.sleep(50);
+    await Promise.race([stopped, Bun.sleep(Math.max(0, deadline - Date.now()))]);
+    database.close();
+    logger.info({ signal }, "stopped");
+    logger.flush();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}

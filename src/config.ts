@@ -1,0 +1,181 @@
+import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { Cron } from "croner";
+
+/**
+ * Every setting the service reads, parsed once. This is the only module that reads the
+ * environment; everything else receives a Config.
+ */
+
+export type UscisMode = "simulator" | "sandbox" | "production";
+
+const ModeDefaults: Record<
+  UscisMode,
+  { apiBaseUrl: string; tokenUrl: string; ratePerSecond: number; dailyQuota: number }
+> = {
+  simulator: { apiBaseUrl: "", tokenUrl: "", ratePerSecond: 50, dailyQuota: 1_000_000 },
+  sandbox: {
+    apiBaseUrl: "https://api-int.uscis.gov",
+    tokenUrl: "https://api-int.uscis.gov/oauth/accesstoken",
+    ratePerSecond: 5,
+    dailyQuota: 1_000,
+  },
+  production: {
+    apiBaseUrl: "https://api.uscis.gov",
+    tokenUrl: "https://api.uscis.gov/oauth/accesstoken",
+    ratePerSecond: 10,
+    dailyQuota: 10_000,
+  },
+};
+
+const LogLevel = T.Union(
+  ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => T.Literal(l)),
+);
+
+const Settings = T.Object({
+  port: T.Integer({ minimum: 0, maximum: 65535 }),
+  host: T.String({ minLength: 1 }),
+  databasePath: T.String({ minLength: 1 }),
+  publicBaseUrl: T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" }),
+  logLevel: LogLevel,
+  logFormat: T.Union([T.Literal("json"), T.Literal("pretty")]),
+  uscisMode: T.Union([T.Literal("simulator"), T.Literal("sandbox"), T.Literal("production")]),
+  uscisClientId: T.String(),
+  uscisClientSecret: T.String(),
+  uscisApiBaseUrl: T.String(),
+  uscisTokenUrl: T.String(),
+  uscisRatePerSecond: T.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+  uscisDailyQuota: T.Integer({ minimum: 1 }),
+  checkIntervalMinutes: T.Integer({ minimum: 1 }),
+  checkerCron: T.String({ minLength: 1 }),
+  corsOrigins: T.Array(T.String()),
+  shutdownTimeoutSeconds: T.Integer({ minimum: 1, maximum: 600 }),
+});
+
+export type Config = Static<typeof Settings> & {
+  /** Whether stdout is a terminal (pretty, coloured logs by default). */
+  terminal: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+/** Environment variable for each setting, in the order README's table lists them. */
+const Variables: Record<keyof Static<typeof Settings>, string> = {
+  port: "PORT",
+  host: "HOST",
+  databasePath: "DATABASE_PATH",
+  publicBaseUrl: "PUBLIC_BASE_URL",
+  logLevel: "LOG_LEVEL",
+  logFormat: "LOG_FORMAT",
+  uscisMode: "USCIS_MODE",
+  uscisClientId: "USCIS_CLIENT_ID",
+  uscisClientSecret: "USCIS_CLIENT_SECRET",
+  uscisApiBaseUrl: "USCIS_API_BASE_URL",
+  uscisTokenUrl: "USCIS_TOKEN_URL",
+  uscisRatePerSecond: "USCIS_RATE_PER_SECOND",
+  uscisDailyQuota: "USCIS_DAILY_QUOTA",
+  checkIntervalMinutes: "CHECK_INTERVAL_MINUTES",
+  checkerCron: "CHECKER_CRON",
+  corsOrigins: "CORS_ORIGINS",
+  shutdownTimeoutSeconds: "SHUTDOWN_TIMEOUT_SECONDS",
+};
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY === true): Config {
+  const problems: string[] = [];
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const number = (name: string, fallback: number) => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) problems.push(`${name}: "${raw}" is not a number`);
+    return value;
+  };
+
+  const rawMode = read("USCIS_MODE") ?? "simulator";
+  const mode = (rawMode in ModeDefaults ? rawMode : "simulator") as UscisMode;
+  if (!(rawMode in ModeDefaults)) {
+    problems.push(`USCIS_MODE: "${rawMode}" must be simulator, sandbox or production`);
+  }
+  const defaults = ModeDefaults[mode];
+  const port = number("PORT", 3000);
+  const host = read("HOST") ?? "0.0.0.0";
+
+  const candidate = {
+    port,
+    host,
+    databasePath: read("DATABASE_PATH") ?? "./data/immigraflow.db",
+    publicBaseUrl: (read("PUBLIC_BASE_URL") ?? `http://localhost:${port}`).replace(/\/+$/, ""),
+    logLevel: read("LOG_LEVEL") ?? "info",
+    logFormat: read("LOG_FORMAT") ?? (terminal ? "pretty" : "json"),
+    uscisMode: mode,
+    uscisClientId: read("USCIS_CLIENT_ID") ?? "",
+    uscisClientSecret: read("USCIS_CLIENT_SECRET") ?? "",
+    uscisApiBaseUrl: (read("USCIS_API_BASE_URL") ?? defaults.apiBaseUrl).replace(/\/+$/, ""),
+    uscisTokenUrl: read("USCIS_TOKEN_URL") ?? defaults.tokenUrl,
+    uscisRatePerSecond: number("USCIS_RATE_PER_SECOND", defaults.ratePerSecond),
+    uscisDailyQuota: number("USCIS_DAILY_QUOTA", defaults.dailyQuota),
+    checkIntervalMinutes: number("CHECK_INTERVAL_MINUTES", 360),
+    checkerCron: read("CHECKER_CRON") ?? "* * * * *",
+    corsOrigins: (read("CORS_ORIGINS") ?? "")
+      .split(",")
+      .map((origin) => origin.trim().replace(/\/+$/, ""))
+      .filter(Boolean),
+    shutdownTimeoutSeconds: number("SHUTDOWN_TIMEOUT_SECONDS", 10),
+  };
+
+  for (const error of Value.Errors(Settings, candidate)) {
+    const key = error.path.split("/")[1] as keyof typeof Variables | undefined;
+    const name = key ? Variables[key] : error.path;
+    if (!problems.some((p) => p.startsWith(`${name}:`))) {
+      problems.push(`${name}: ${error.message} (got ${JSON.stringify(error.value)})`);
+    }
+  }
+  problems.push(...crossChecks(candidate));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...(candidate as Static<typeof Settings>), terminal };
+}
+
+function crossChecks(c: {
+  uscisMode: UscisMode;
+  uscisClientId: string;
+  uscisClientSecret: string;
+  checkerCron: string;
+  corsOrigins: string[];
+}): string[] {
+  const problems: string[] = [];
+  if (c.uscisMode !== "simulator") {
+    if (!c.uscisClientId) problems.push(`USCIS_CLIENT_ID: required when USCIS_MODE=${c.uscisMode}`);
+    if (!c.uscisClientSecret) {
+      problems.push(`USCIS_CLIENT_SECRET: required when USCIS_MODE=${c.uscisMode}`);
+    }
+  }
+  const fields = c.checkerCron.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    problems.push(`CHECKER_CRON: "${c.checkerCron}" must have five fields, or six with seconds`);
+  } else {
+    try {
+      new Cron(c.checkerCron, { paused: true }).stop();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      problems.push(`CHECKER_CRON: "${c.checkerCron}" is not a cron pattern (${reason})`);
+    }
+  }
+  for (const origin of c.corsOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^\s/]+$/.test(origin)) {
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin such as https://app.example`);
+    }
+  }
+  if (c.corsOrigins.includes("*") && c.uscisMode === "production") {
+    problems.push("CORS_ORIGINS: * is for development only, not with USCIS_MODE=production");
+  }
+  return problems;
+}

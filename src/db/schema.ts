@@ -1,0 +1,170 @@
+import {
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+
+// Every time is stored as integer milliseconds since the epoch (UTC) and formatted on the way out.
+const createdAt = () => integer("created_at").notNull();
+const updatedAt = () => integer("updated_at").notNull();
+
+export const clients = sqliteTable("clients", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  contactEmail: text("contact_email").notNull(),
+  logoUrl: text("logo_url"),
+  apiKey: text("api_key").notNull().unique(),
+  secretHash: text("secret_hash").notNull(),
+  disabledAt: integer("disabled_at"),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    clientId: integer("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    name: text("name"),
+    phone: text("phone"),
+    preferredLanguage: text("preferred_language", { enum: ["en", "es", "pt"] })
+      .notNull()
+      .default("en"),
+    emailVerifiedAt: integer("email_verified_at"),
+    notifyByEmail: integer("notify_by_email", { mode: "boolean" }).notNull().default(true),
+    notifyByWhatsapp: integer("notify_by_whatsapp", { mode: "boolean" }).notNull().default(false),
+    status: text("status", { enum: ["active", "disabled"] })
+      .notNull()
+      .default("active"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [uniqueIndex("users_client_email").on(table.clientId, table.email)],
+);
+
+/** Single-use tokens behind the link in a verification e-mail; only the hash is kept. */
+export const emailTokens = sqliteTable(
+  "email_tokens",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    email: text("email").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    createdAt: createdAt(),
+  },
+  (table) => [index("email_tokens_user").on(table.userId)],
+);
+
+/**
+ * One row per receipt number, however many cases watch it: the checker fetches a receipt once
+ * and fans the answer out to every case.
+ */
+export const receipts = sqliteTable(
+  "receipts",
+  {
+    receiptNumber: text("receipt_number").primaryKey(),
+    formType: text("form_type"),
+    lastObservation: text("last_observation", { mode: "json" }),
+    lastCheckedAt: integer("last_checked_at"),
+    lastAttemptAt: integer("last_attempt_at"),
+    nextCheckAt: integer("next_check_at").notNull(),
+    /**
+     * A case has just started (or resumed) watching this receipt: check it before anything
+     * else so the case gets its first status update within one tick. A new row is one.
+     */
+    priority: integer("priority", { mode: "boolean" }).notNull().default(true),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    lastError: text("last_error"),
+    failingSince: integer("failing_since"),
+    createdAt: createdAt(),
+  },
+  (table) => [index("receipts_due").on(table.priority, table.nextCheckAt)],
+);
+
+export const cases = sqliteTable(
+  "cases",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    receiptNumber: text("receipt_number")
+      .notNull()
+      .references(() => receipts.receiptNumber),
+    userCaseId: text("user_case_id").notNull().unique(),
+    description: text("description"),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    checkError: text("check_error"),
+    lastStatusUpdateId: integer("last_status_update_id"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [
+    uniqueIndex("cases_user_receipt").on(table.userId, table.receiptNumber),
+    index("cases_receipt").on(table.receiptNumber),
+  ],
+);
+
+export type NotifyStatus = "pending" | "sent" | "failed" | "skipped";
+
+export const statusUpdates = sqliteTable(
+  "status_updates",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    caseId: integer("case_id")
+      .notNull()
+      .references(() => cases.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["initial", "status_changed", "record_updated"] }).notNull(),
+    category: text("category").notNull(),
+    statusCode: text("status_code").notNull(),
+    statusDescription: text("status_description").notNull(),
+    statusCodeEs: text("status_code_es"),
+    statusDescriptionEs: text("status_description_es"),
+    statusCodePt: text("status_code_pt").notNull(),
+    statusDescriptionPt: text("status_description_pt").notNull(),
+    formType: text("form_type"),
+    detailMessage: text("detail_message").notNull(),
+    submittedDate: integer("submitted_date"),
+    modifiedDate: integer("modified_date"),
+    history: text("history", { mode: "json" }).notNull(),
+    timestamp: integer("timestamp").notNull(),
+    notified: integer("notified").notNull().default(0),
+    emailNotifyStatus: text("email_notify_status").$type<NotifyStatus>().notNull(),
+    whatsappNotifyStatus: text("whatsapp_notify_status").$type<NotifyStatus>().notNull(),
+    emailNotifyAttempts: integer("email_notify_attempts").notNull().default(0),
+    whatsappNotifyAttempts: integer("whatsapp_notify_attempts").notNull().default(0),
+    emailNotifyLastError: text("email_notify_last_error"),
+    whatsappNotifyLastError: text("whatsapp_notify_last_error"),
+    emailNotifySentAt: integer("email_notify_sent_at"),
+    whatsappNotifySentAt: integer("whatsapp_notify_sent_at"),
+  },
+  (table) => [index("status_updates_case").on(table.caseId, table.id)],
+);
+
+/** USCIS calls per source and UTC day, persisted so a restart cannot reset the daily quota. */
+export const usageCounters = sqliteTable(
+  "usage_counters",
+  {
+    source: text("source").notNull(),
+    day: text("day").notNull(),
+    count: integer("count").notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.source, table.day] })],
+);
+
+/** Answers of POST /v1/check kept for ten minutes to spare the quota. */
+export const checkCache = sqliteTable("check_cache", {
+  receiptNumber: text("receipt_number").primaryKey(),
+  answer: text("answer", { mode: "json" }).notNull(),
+  fetchedAt: integer("fetched_at").notNull(),
+});

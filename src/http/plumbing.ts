@@ -1,0 +1,147 @@
+import { Elysia, ValidationError } from "elysia";
+import type { Logger } from "../logger.ts";
+import { readJsonBody } from "./body.ts";
+import { ApiError, type ErrorCode, envelope } from "./errors.ts";
+import { acceptRequestId } from "./ids.ts";
+import type { Metrics } from "./metrics.ts";
+import { validationDetails } from "./validation.ts";
+
+interface RequestState {
+  id: string;
+  startedAt: number;
+  clientId?: number;
+  userId?: number;
+}
+
+const states = new WeakMap<Request, RequestState>();
+
+export function requestState(request: Request): RequestState {
+  let state = states.get(request);
+  if (!state) {
+    state = { id: acceptRequestId(request.headers.get("x-request-id")), startedAt: Date.now() };
+    states.set(request, state);
+  }
+  return state;
+}
+
+export const requestIdOf = (request: Request) => requestState(request).id;
+
+const BodyMethods = new Set(["POST", "PUT", "PATCH"]);
+
+/**
+ * Request ids, our own JSON body reader, the error envelope and one log line per request,
+ * for every route mounted after it.
+ */
+export function httpPlumbing(options: {
+  logger: Logger;
+  metrics: Metrics;
+  allowedMethods: (path: string) => string[];
+}) {
+  const { logger } = options;
+  return new Elysia({ name: "http-plumbing" })
+    .onRequest(({ request, set }) => {
+      set.headers["x-request-id"] = requestState(request).id;
+    })
+    .onParse({ as: "global" }, async ({ request }) => {
+      if (!BodyMethods.has(request.method)) return;
+      // An empty body reaches validation as null, so "body required" is reported there.
+      return (await readJsonBody(request)) ?? null;
+    })
+    .onError({ as: "global" }, ({ code, error: raised, request, set, path }) => {
+      const state = requestState(request);
+      // The framework wraps whatever the body parser throws; ours are already ApiErrors.
+      const error =
+        raised instanceof Error && raised.cause instanceof ApiError ? raised.cause : raised;
+      set.headers["x-request-id"] = state.id;
+      set.headers["content-type"] = "application/json; charset=utf-8";
+
+      if (error instanceof ApiError) {
+        set.status = error.status;
+        if (error.headers) Object.assign(set.headers, error.headers);
+        return envelope(error.code, error.message, state.id, error.details);
+      }
+      if (error instanceof ValidationError) {
+        set.status = 400;
+        const { message, details } = validationDetails(error.type, error.all as never);
+        return envelope("validation_error", message, state.id, details);
+      }
+      const simple = simpleError(code, path, options.allowedMethods, request.method);
+      if (simple) {
+        set.status = simple.status;
+        if (simple.allow) set.headers.allow = simple.allow;
+        return envelope(simple.code, simple.message, state.id);
+      }
+      logger.error(
+        { request_id: state.id, method: request.method, path, err: error },
+        "unhandled error",
+      );
+      set.status = 500;
+      return envelope("internal_error", "something went wrong on our side", state.id);
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set, path, route }) => {
+      const state = requestState(request);
+      const status = typeof set.status === "number" ? set.status : 200;
+      const routeLabel = route || "unmatched";
+      const durationMs = Date.now() - state.startedAt;
+      options.metrics.httpRequests.inc({ method: request.method, route: routeLabel, status });
+      options.metrics.httpDuration.observe(
+        { method: request.method, route: routeLabel },
+        durationMs / 1000,
+      );
+      logger.info(
+        {
+          request_id: state.id,
+          method: request.method,
+          route: route || path,
+          status,
+          duration_ms: durationMs,
+          client_id: state.clientId,
+          user_id: state.userId,
+        },
+        "request",
+      );
+    });
+}
+
+function simpleError(
+  code: string | number,
+  path: string,
+  allowedMethods: (path: string) => string[],
+  method: string,
+): { status: number; code: ErrorCode; message: string; allow?: string } | null {
+  if (code === "PARSE") return { status: 400, code: "invalid_json", message: "invalid JSON" };
+  if (code === "NOT_FOUND") {
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(method)) {
+      return {
+        status: 405,
+        code: "method_not_allowed",
+        message: `${method} is not allowed here; use ${allowed.join(", ")}`,
+        allow: allowed.join(", "),
+      };
+    }
+    return { status: 404, code: "not_found", message: "no such route" };
+  }
+  return null;
+}
+
+/** Matches a concrete path against the app's route patterns, for 405 and its Allow header. */
+export function routeMethodIndex(routes: { method: string; path: string }[]) {
+  const patterns = routes.map((route) => ({
+    method: route.method,
+    regex: new RegExp(
+      `^${route.path
+        .replace(/\/+$/, "")
+        .split("/")
+        .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : escapeRegex(part)))
+        .join("/")}/?$`,
+    ),
+  }));
+  return (path: string) => {
+    const methods = new Set<string>();
+    for (const pattern of patterns) if (pattern.regex.test(path)) methods.add(pattern.method);
+    return [...methods];
+  };
+}
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

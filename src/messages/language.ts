@@ -1,0 +1,2 @@
+export const Languages = ["en", "es", "pt"] as const;
+export type Language = (typeof Languages)[number];

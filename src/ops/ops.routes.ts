@@ -1,0 +1,104 @@
+import { Elysia } from "elysia";
+import { checkerLag } from "../checker/receipts.queries.ts";
+import type { Clock } from "../clock.ts";
+import type { DatabaseHandle } from "../db/connection.ts";
+import type { Metrics } from "../http/metrics.ts";
+import type { ServiceStatus } from "./service-status.ts";
+
+interface Quota {
+  remaining(): number;
+  used(): number;
+}
+
+export interface OpsDeps {
+  database: DatabaseHandle;
+  clock: Clock;
+  metrics: Metrics;
+  status: ServiceStatus;
+  quota: Quota;
+  uscisMode: string;
+  checkIntervalMinutes: number;
+  version: string;
+}
+
+/** Lag past this means the checker is not keeping up with its own schedule. */
+const LagWarningMs = 15 * 60 * 1000;
+
+export function opsRoutes(deps: OpsDeps) {
+  return new Elysia({ tags: ["service"] })
+    .get(
+      "/health",
+      ({ set }) => {
+        const report = health(deps);
+        set.status = report.database.ok ? 200 : 503;
+        return report;
+      },
+      { detail: { summary: "Whether the service can serve, and what is degraded" } },
+    )
+    .get(
+      "/metrics",
+      async () => {
+        refreshGauges(deps);
+        return new Response(await deps.metrics.registry.metrics(), {
+          headers: { "content-type": deps.metrics.registry.contentType },
+        });
+      },
+      { detail: { hide: true } },
+    );
+}
+
+function health(deps: OpsDeps) {
+  const now = deps.clock.now();
+  let databaseOk = true;
+  let lag = { lagMs: 0, dueReceipts: 0 };
+  try {
+    deps.database.sqlite.query("SELECT 1").get();
+    lag = checkerLag(deps.database.db, now);
+  } catch {
+    databaseOk = false;
+  }
+
+  const tick = deps.status.lastTick;
+  const quotaRemaining = safe(() => deps.quota.remaining(), 0);
+  const uscisFailing = tick !== null && tick.checked > 0 && tick.failed === tick.checked;
+  const uscisState =
+    quotaRemaining <= 0
+      ? "quota_exhausted"
+      : tick?.rateLimited
+        ? "rate_limited"
+        : uscisFailing
+          ? "failing"
+          : tick
+            ? "ok"
+            : "unknown";
+  const checkerBehind = lag.lagMs > LagWarningMs;
+  const degraded = !databaseOk || checkerBehind || !["ok", "unknown"].includes(uscisState);
+
+  return {
+    status: degraded ? "degraded" : "ok",
+    version: deps.version,
+    uptime_seconds: Math.round((now - deps.status.startedAt) / 1000),
+    database: { ok: databaseOk },
+    checker: {
+      lag_seconds: Math.round(lag.lagMs / 1000),
+      due_receipts: lag.dueReceipts,
+      last_tick_at: tick ? new Date(tick.at).toISOString() : null,
+      interval_minutes: deps.checkIntervalMinutes,
+    },
+    uscis: { mode: deps.uscisMode, state: uscisState, quota_remaining: quotaRemaining },
+  };
+}
+
+function refreshGauges(deps: OpsDeps) {
+  deps.metrics.quotaRemaining.set(safe(() => deps.quota.remaining(), 0));
+  const lag = safe(() => checkerLag(deps.database.db, deps.clock.now()).lagMs, 0);
+  deps.metrics.checkerLag.set(lag / 1000);
+}
+
+function safe<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,51 @@
+import { asc, eq, sql } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { cases, clients, users } from "../db/schema.ts";
+
+export type ClientRow = typeof clients.$inferSelect;
+
+export function findClientByApiKey(db: Db, apiKey: string): ClientRow | undefined {
+  return db.select().from(clients).where(eq(clients.apiKey, apiKey)).get();
+}
+
+export function findClientById(db: Db, id: number): ClientRow | undefined {
+  return db.select().from(clients).where(eq(clients.id, id)).get();
+}
+
+export function insertClient(db: Db, values: typeof clients.$inferInsert): ClientRow {
+  return db.insert(clients).values(values).returning().get();
+}
+
+export function listClients(db: Db): ClientRow[] {
+  return db.select().from(clients).orderBy(asc(clients.id)).all();
+}
+
+export function updateClient(
+  db: Db,
+  id: number,
+  values: Partial<typeof clients.$inferInsert>,
+): ClientRow | undefined {
+  return db.update(clients).set(values).where(eq(clients.id, id)).returning().get();
+}
+
+export function clientUsage(db: Db, clientId: number) {
+  const userCount = db
+    .select({ n: sql<number>`count(*)` })
+    .from(users)
+    .where(eq(users.clientId, clientId))
+    .get();
+  const caseCounts = db
+    .select({
+      all: sql<number>`count(*)`,
+      active: sql<number>`coalesce(sum(${cases.active}), 0)`,
+    })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .where(eq(users.clientId, clientId))
+    .get();
+  return {
+    users: userCount?.n ?? 0,
+    cases: caseCounts?.all ?? 0,
+    active_cases: caseCounts?.active ?? 0,
+  };
+}

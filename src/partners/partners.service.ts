@@ -1,0 +1,56 @@
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/connection.ts";
+import { hashSecret, newApiKey, newApiSecret } from "../http/secrets.ts";
+import {
+  type ClientRow,
+  findClientById,
+  insertClient,
+  listClients,
+  updateClient,
+} from "./partners.queries.ts";
+
+/** What the operator's CLI does with partners; the secret leaves this module only once. */
+export function createPartnersService(db: Db, clock: Clock) {
+  return {
+    create(input: { name: string; email: string; logoUrl?: string | null }) {
+      const name = input.name.trim();
+      const email = input.email.trim().toLowerCase();
+      if (!name) throw new Error("--name must not be empty");
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new Error("--email is not an e-mail");
+      const apiKey = newApiKey();
+      const apiSecret = newApiSecret();
+      const now = clock.now();
+      const client = insertClient(db, {
+        name,
+        contactEmail: email,
+        logoUrl: input.logoUrl ?? null,
+        apiKey,
+        secretHash: hashSecret(apiSecret),
+        createdAt: now,
+        updatedAt: now,
+      });
+      return { client, apiKey, apiSecret };
+    },
+
+    list(): ClientRow[] {
+      return listClients(db);
+    },
+
+    rotateSecret(id: number) {
+      const apiSecret = newApiSecret();
+      const client = updateClient(db, id, {
+        secretHash: hashSecret(apiSecret),
+        updatedAt: clock.now(),
+      });
+      if (!client) throw new Error(`no partner with id ${id}`);
+      return { client, apiSecret };
+    },
+
+    disable(id: number) {
+      const existing = findClientById(db, id);
+      if (!existing) throw new Error(`no partner with id ${id}`);
+      if (existing.disabledAt !== null) return existing;
+      return updateClient(db, id, { disabledAt: clock.now(), updatedAt: clock.now() })!;
+    },
+  };
+}

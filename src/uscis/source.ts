@@ -1,0 +1,71 @@
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import type { Logger } from "../logger.ts";
+import { createQuota, type Quota } from "./quota.ts";
+import { createSpacingLimiter } from "./rate-limiter.ts";
+import { createSimulatorSource } from "./simulator.ts";
+import { createTorchSource } from "./torch-client.ts";
+import type { CaseStatusSource } from "./types.ts";
+
+export interface SourceDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+}
+
+export type SourceConfig = Pick<
+  Config,
+  | "uscisMode"
+  | "uscisApiBaseUrl"
+  | "uscisTokenUrl"
+  | "uscisClientId"
+  | "uscisClientSecret"
+  | "uscisRatePerSecond"
+  | "uscisDailyQuota"
+  | "checkIntervalMinutes"
+>;
+
+/** The USCIS source the configuration asks for, with its daily quota. */
+export function createSource(
+  config: SourceConfig,
+  deps: SourceDeps,
+): { source: CaseStatusSource; quota: Quota } {
+  const quota = createQuota({
+    db: deps.db,
+    source: config.uscisMode === "simulator" ? "simulator" : "torch",
+    dailyLimit: config.uscisDailyQuota,
+    clock: deps.clock,
+  });
+
+  if (config.uscisMode === "simulator") {
+    const simulator = createSimulatorSource({
+      clock: deps.clock,
+      checkIntervalMinutes: config.checkIntervalMinutes,
+    });
+    // Counted like Torch, so a simulator run shows the same quota behaviour as a real one.
+    const source: CaseStatusSource = {
+      name: "simulator",
+      async fetch(receiptNumber) {
+        if (!quota.tryConsume()) return { kind: "rate_limited", reason: "daily quota reached" };
+        return simulator.fetch(receiptNumber);
+      },
+    };
+    return { source, quota };
+  }
+
+  // Spacing is about real time between requests on the wire, so the limiter keeps the system
+  // clock even when the service runs on a test clock.
+  const limiter = createSpacingLimiter({ perSecond: config.uscisRatePerSecond });
+  const source = createTorchSource({
+    apiBaseUrl: config.uscisApiBaseUrl,
+    tokenUrl: config.uscisTokenUrl,
+    clientId: config.uscisClientId,
+    clientSecret: config.uscisClientSecret,
+    limiter,
+    quota,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+  return { source, quota };
+}

@@ -1,0 +1,58 @@
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { emailTokens, users } from "../db/schema.ts";
+
+export type UserRow = typeof users.$inferSelect;
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+/** A user, only when it belongs to the given partner: another partner's user does not exist. */
+export function findUser(db: DbOrTx, clientId: number, userId: number): UserRow | undefined {
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, userId), eq(users.clientId, clientId)))
+    .get();
+}
+
+export function findUserByEmail(db: DbOrTx, clientId: number, email: string) {
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.clientId, clientId), eq(users.email, email)))
+    .get();
+}
+
+export function listUsers(
+  db: Db,
+  clientId: number,
+  filter: { email?: string; status?: "active" | "disabled"; beforeId?: number; limit: number },
+): UserRow[] {
+  const conditions: SQL[] = [eq(users.clientId, clientId)];
+  if (filter.email !== undefined) conditions.push(eq(users.email, filter.email));
+  if (filter.status !== undefined) conditions.push(eq(users.status, filter.status));
+  if (filter.beforeId !== undefined) conditions.push(lt(users.id, filter.beforeId));
+  return db
+    .select()
+    .from(users)
+    .where(and(...conditions))
+    .orderBy(desc(users.id))
+    .limit(filter.limit + 1)
+    .all();
+}
+
+export function insertUser(db: DbOrTx, values: typeof users.$inferInsert): UserRow {
+  return db.insert(users).values(values).returning().get();
+}
+
+export function updateUser(db: DbOrTx, userId: number, values: Partial<typeof users.$inferInsert>) {
+  return db.update(users).set(values).where(eq(users.id, userId)).returning().get();
+}
+
+export function deleteUser(db: DbOrTx, userId: number): void {
+  db.delete(users).where(eq(users.id, userId)).run();
+}
+
+export function insertEmailToken(db: DbOrTx, values: typeof emailTokens.$inferInsert): void {
+  db.insert(emailTokens).values(values).run();
+}

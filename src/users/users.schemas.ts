@@ -1,0 +1,61 @@
+import { t } from "elysia";
+import { IdParam } from "../http/ids.ts";
+import { oneOf } from "../http/schema.ts";
+
+// Surrounding spaces are allowed (people paste them); the service trims before storing.
+export const EmailPattern = "^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]{2,}\\s*$";
+export const E164Pattern = "^\\+[1-9][0-9]{6,14}$";
+
+const Email = t.String({ pattern: EmailPattern, maxLength: 254, examples: ["ana@example.com"] });
+const Phone = t.String({ pattern: E164Pattern, examples: ["+5511999990000"] });
+const Language = oneOf(["en", "es", "pt"]);
+const Name = t.String({ minLength: 1, maxLength: 200 });
+
+export const User = t.Object(
+  {
+    id: t.Integer(),
+    email: t.String(),
+    name: t.Nullable(t.String()),
+    phone: t.Nullable(t.String()),
+    preferred_language: Language,
+    email_verified_at: t.Nullable(t.String()),
+    notify_by_email: t.Boolean(),
+    notify_by_whatsapp: t.Boolean(),
+    status: oneOf(["active", "disabled"]),
+    created_at: t.String(),
+    updated_at: t.String(),
+  },
+  { $id: "#/components/schemas/User" },
+);
+
+export const UserCreateRequest = t.Object(
+  {
+    email: Email,
+    name: t.Optional(t.Nullable(Name)),
+    phone: t.Optional(t.Nullable(Phone)),
+    preferred_language: t.Optional(Language),
+    notify_by_email: t.Optional(t.Boolean()),
+    notify_by_whatsapp: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const UserUpdateRequest = t.Object(
+  {
+    email: t.Optional(Email),
+    name: t.Optional(t.Nullable(Name)),
+    phone: t.Optional(t.Nullable(Phone)),
+    preferred_language: t.Optional(Language),
+    notify_by_email: t.Optional(t.Boolean()),
+    notify_by_whatsapp: t.Optional(t.Boolean()),
+    status: t.Optional(oneOf(["active", "disabled"])),
+  },
+  { additionalProperties: false },
+);
+
+export const UserList = t.Object({ users: t.Array(User), next_cursor: t.Nullable(t.String()) });
+
+export const UserIdParams = t.Object({ user_id: IdParam });
+
+export type UserCreateInput = typeof UserCreateRequest.static;
+export type UserUpdateInput = typeof UserUpdateRequest.static;

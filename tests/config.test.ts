@@ -1,0 +1,98 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, false);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  test("nothing configured gives a laptop's defaults", () => {
+    const config = loadConfig({}, false);
+    expect(config).toMatchObject({
+      port: 3000,
+      databasePath: "./data/immigraflow.db",
+      uscisMode: "simulator",
+      checkIntervalMinutes: 360,
+      checkerCron: "* * * * *",
+      logFormat: "json",
+      publicBaseUrl: "http://localhost:3000",
+    });
+  });
+
+  test("a terminal gets pretty logs by default", () => {
+    expect(loadConfig({}, true).logFormat).toBe("pretty");
+  });
+
+  test("mode picks the USCIS defaults, each overridable", () => {
+    const sandbox = loadConfig(
+      { USCIS_MODE: "sandbox", USCIS_CLIENT_ID: "id", USCIS_CLIENT_SECRET: "s" },
+      false,
+    );
+    expect(sandbox).toMatchObject({
+      uscisApiBaseUrl: "https://api-int.uscis.gov",
+      uscisTokenUrl: "https://api-int.uscis.gov/oauth/accesstoken",
+      uscisRatePerSecond: 5,
+      uscisDailyQuota: 1000,
+    });
+    const production = loadConfig(
+      {
+        USCIS_MODE: "production",
+        USCIS_CLIENT_ID: "id",
+        USCIS_CLIENT_SECRET: "s",
+        USCIS_DAILY_QUOTA: "150000",
+        USCIS_API_BASE_URL: "http://127.0.0.1:9999/",
+      },
+      false,
+    );
+    expect(production).toMatchObject({
+      uscisRatePerSecond: 10,
+      uscisDailyQuota: 150000,
+      uscisApiBaseUrl: "http://127.0.0.1:9999",
+    });
+  });
+
+  test("every bad value is named by its variable", () => {
+    const found = problems({
+      PORT: "eighty",
+      USCIS_MODE: "staging",
+      LOG_FORMAT: "xml",
+      CHECK_INTERVAL_MINUTES: "0",
+      CHECKER_CRON: "every minute",
+      CORS_ORIGINS: "not an origin",
+    });
+    for (const name of [
+      "PORT",
+      "USCIS_MODE",
+      "LOG_FORMAT",
+      "CHECK_INTERVAL_MINUTES",
+      "CHECKER_CRON",
+      "CORS_ORIGINS",
+    ]) {
+      expect(found.some((p) => p.startsWith(`${name}:`))).toBe(true);
+    }
+  });
+
+  test("sandbox and production need credentials", () => {
+    const found = problems({ USCIS_MODE: "production" });
+    expect(found.some((p) => p.startsWith("USCIS_CLIENT_ID:"))).toBe(true);
+    expect(found.some((p) => p.startsWith("USCIS_CLIENT_SECRET:"))).toBe(true);
+  });
+
+  test("a six-field cron pattern with seconds is accepted", () => {
+    expect(loadConfig({ CHECKER_CRON: "*/10 * * * * *" }, false).checkerCron).toBe(
+      "*/10 * * * * *",
+    );
+  });
+
+  test("a cron pattern croner cannot read is refused at start-up", () => {
+    expect(
+      problems({ CHECKER_CRON: "99 * * * *" }).some((p) => p.startsWith("CHECKER_CRON:")),
+    ).toBe(true);
+  });
+});

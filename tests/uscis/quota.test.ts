@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { manualClock } from "../../src/clock.ts";
+import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connection.ts";
+import { createQuota } from "../../src/uscis/quota.ts";
+
+const folders: string[] = [];
+const handles: DatabaseHandle[] = [];
+
+function open(path = ":memory:") {
+  const handle = openDatabase(path);
+  migrate(handle);
+  handles.push(handle);
+  return handle;
+}
+
+function tempDatabasePath() {
+  const folder = mkdtempSync(join(tmpdir(), "immigraflow-quota-"));
+  folders.push(folder);
+  return join(folder, "quota.db");
+}
+
+afterEach(() => {
+  for (const handle of handles.splice(0)) handle.close();
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+describe("createQuota", () => {
+  test("counts up to the limit and then refuses, counting nothing more", () => {
+    const { db, sqlite } = open();
+    const quota = createQuota({ db, source: "torch", dailyLimit: 3, clock: manualClock() });
+    expect([quota.tryConsume(), quota.tryConsume(), quota.tryConsume()]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(quota.tryConsume()).toBe(false);
+    expect(quota.tryConsume()).toBe(false);
+    expect(quota.used()).toBe(3);
+    expect(quota.remaining()).toBe(0);
+    const row = sqlite.query("SELECT source, day, count FROM usage_counters").all();
+    expect(row).toEqual([{ source: "torch", day: "2026-05-04", count: 3 }]);
+  });
+
+  test("a new UTC day starts from zero", () => {
+    const { db } = open();
+    const clock = manualClock(Date.UTC(2026, 4, 4, 23, 59, 59));
+    const quota = createQuota({ db, source: "torch", dailyLimit: 1, clock });
+    expect(quota.tryConsume()).toBe(true);
+    expect(quota.tryConsume()).toBe(false);
+    clock.advance(1000);
+    expect(quota.used()).toBe(0);
+    expect(quota.remaining()).toBe(1);
+    expect(quota.tryConsume()).toBe(true);
+  });
+
+  test("sources are counted apart", () => {
+    const { db } = open();
+    const clock = manualClock();
+    const torch = createQuota({ db, source: "torch", dailyLimit: 1, clock });
+    const simulator = createQuota({ db, source: "simulator", dailyLimit: 1, clock });
+    expect(torch.tryConsume()).toBe(true);
+    expect(simulator.tryConsume()).toBe(true);
+    expect(torch.tryConsume()).toBe(false);
+  });
+
+  test("a limit below one allows nothing", () => {
+    const { db } = open();
+    const quota = createQuota({ db, source: "torch", dailyLimit: 0, clock: manualClock() });
+    expect(quota.tryConsume()).toBe(false);
+    expect(quota.used()).toBe(0);
+  });
+
+  test("survives a restart: the count lives in the database file", () => {
+    const path = tempDatabasePath();
+    const clock = manualClock();
+    const first = open(path);
+    const before = createQuota({ db: first.db, source: "torch", dailyLimit: 5, clock });
+    for (let i = 0; i < 4; i++) expect(before.tryConsume()).toBe(true);
+    first.close();
+    handles.splice(handles.indexOf(first), 1);
+
+    const second = open(path);
+    const after = createQuota({ db: second.db, source: "torch", dailyLimit: 5, clock });
+    expect(after.used()).toBe(4);
+    expect(after.tryConsume()).toBe(true);
+    expect(after.tryConsume()).toBe(false);
+  });
+
+  test("two connections to one file cannot overshoot together", () => {
+    const path = tempDatabasePath();
+    const clock = manualClock();
+    const a = createQuota({ db: open(path).db, source: "torch", dailyLimit: 10, clock });
+    const b = createQuota({ db: open(path).db, source: "torch", dailyLimit: 10, clock });
+    let granted = 0;
+    for (let i = 0; i < 15; i++) {
+      if (a.tryConsume()) granted++;
+      if (b.tryConsume()) granted++;
+    }
+    expect(granted).toBe(10);
+    expect(a.used()).toBe(10);
+  });
+});
