@@ -48,6 +48,31 @@ CREATE TABLE `email_tokens` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `email_tokens_token_hash_unique` ON `email_tokens` (`token_hash`);--> statement-breakpoint
 CREATE INDEX `email_tokens_user` ON `email_tokens` (`user_id`);--> statement-breakpoint
+CREATE TABLE `outbox_jobs` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`channel` text NOT NULL,
+	`purpose` text NOT NULL,
+	`idempotency_key` text NOT NULL,
+	`user_id` integer,
+	`status_update_id` integer,
+	`payload` text NOT NULL,
+	`state` text DEFAULT 'pending' NOT NULL,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`next_attempt_at` integer NOT NULL,
+	`lease_until` integer,
+	`last_error` text,
+	`provider_message_id` text,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	`finished_at` integer,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`status_update_id`) REFERENCES `status_updates`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `outbox_jobs_idempotency_key_unique` ON `outbox_jobs` (`idempotency_key`);--> statement-breakpoint
+CREATE INDEX `outbox_due` ON `outbox_jobs` (`state`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `outbox_user_channel` ON `outbox_jobs` (`user_id`,`channel`,`id`);--> statement-breakpoint
+CREATE INDEX `outbox_provider_message` ON `outbox_jobs` (`provider_message_id`);--> statement-breakpoint
 CREATE TABLE `receipts` (
 	`receipt_number` text PRIMARY KEY NOT NULL,
 	`form_type` text,

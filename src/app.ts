@@ -11,7 +11,7 @@ import { docsRoutes } from "./http/docs.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { httpPlumbing, routeMethodIndex } from "./http/plumbing.ts";
 import type { Logger } from "./logger.ts";
-import type { Mailer } from "./notifications/mailer.ts";
+import { TwilioStatusPath, twilioStatusRoutes } from "./notifications/twilio-status.routes.ts";
 import { opsRoutes } from "./ops/ops.routes.ts";
 import { newServiceStatus, type ServiceStatus } from "./ops/service-status.ts";
 import type { CaseStatusSource } from "./uscis/types.ts";
@@ -26,7 +26,6 @@ export interface AppDeps {
   logger: Logger;
   source: CaseStatusSource;
   quota: { remaining(): number; used(): number };
-  mailer: Mailer;
   metrics?: Metrics;
   status?: ServiceStatus;
 }
@@ -41,20 +40,21 @@ export function createApp(deps: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
   const status = deps.status ?? newServiceStatus(clock.now());
 
-  const users = createUsersService({
-    db,
-    clock,
-    logger,
-    mailer: deps.mailer,
-    publicBaseUrl: config.publicBaseUrl,
-  });
+  const users = createUsersService({ db, clock, publicBaseUrl: config.publicBaseUrl });
   const cases = createCasesService({ db, clock });
   const checks = createCheckService({ db, clock, source: deps.source });
   const auth = authPlugin(partnerAuthenticator(db));
 
   let methodIndex: ((path: string) => string[]) | null = null;
   const app = new Elysia({ normalize: false })
-    .use(httpPlumbing({ logger, metrics, allowedMethods: (path) => methodIndex!(path) }))
+    .use(
+      httpPlumbing({
+        logger,
+        metrics,
+        allowedMethods: (path) => methodIndex!(path),
+        formRoutes: [TwilioStatusPath],
+      }),
+    )
     .use(docsRoutes(Version))
     .use(
       opsRoutes({
@@ -70,7 +70,16 @@ export function createApp(deps: AppDeps) {
     )
     .use(checkRoutes(auth, checks))
     .use(usersRoutes(auth, users))
-    .use(casesRoutes(auth, users, cases));
+    .use(casesRoutes(auth, users, cases))
+    .use(
+      twilioStatusRoutes({
+        db,
+        authToken: config.twilioAuthToken,
+        publicBaseUrl: config.publicBaseUrl,
+        logger,
+        clock,
+      }),
+    );
   methodIndex = routeMethodIndex(app.routes);
   return app;
 }

@@ -50,6 +50,18 @@ const Settings = T.Object({
   checkerCron: T.String({ minLength: 1 }),
   corsOrigins: T.Array(T.String()),
   shutdownTimeoutSeconds: T.Integer({ minimum: 1, maximum: 600 }),
+  resendApiKey: T.String(),
+  resendBaseUrl: T.String(),
+  emailFrom: T.String(),
+  emailReplyTo: T.String(),
+  emailRatePerSecond: T.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+  twilioAccountSid: T.String(),
+  twilioAuthToken: T.String(),
+  twilioWhatsappFrom: T.String(),
+  twilioContentSidEn: T.String(),
+  twilioContentSidEs: T.String(),
+  twilioContentSidPt: T.String(),
+  twilioApiBaseUrl: T.String(),
 });
 
 export type Config = Static<typeof Settings> & {
@@ -82,6 +94,18 @@ const Variables: Record<keyof Static<typeof Settings>, string> = {
   checkerCron: "CHECKER_CRON",
   corsOrigins: "CORS_ORIGINS",
   shutdownTimeoutSeconds: "SHUTDOWN_TIMEOUT_SECONDS",
+  resendApiKey: "RESEND_API_KEY",
+  resendBaseUrl: "RESEND_BASE_URL",
+  emailFrom: "EMAIL_FROM",
+  emailReplyTo: "EMAIL_REPLY_TO",
+  emailRatePerSecond: "EMAIL_RATE_PER_SECOND",
+  twilioAccountSid: "TWILIO_ACCOUNT_SID",
+  twilioAuthToken: "TWILIO_AUTH_TOKEN",
+  twilioWhatsappFrom: "TWILIO_WHATSAPP_FROM",
+  twilioContentSidEn: "TWILIO_CONTENT_SID_EN",
+  twilioContentSidEs: "TWILIO_CONTENT_SID_ES",
+  twilioContentSidPt: "TWILIO_CONTENT_SID_PT",
+  twilioApiBaseUrl: "TWILIO_API_BASE_URL",
 };
 
 type Env = Record<string, string | undefined>;
@@ -130,6 +154,20 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
       .map((origin) => origin.trim().replace(/\/+$/, ""))
       .filter(Boolean),
     shutdownTimeoutSeconds: number("SHUTDOWN_TIMEOUT_SECONDS", 10),
+    resendApiKey: read("RESEND_API_KEY") ?? "",
+    // The resend SDK reads RESEND_BASE_URL itself; reading it here too keeps it validated and
+    // lets tests hand the SDK a fake's address without touching the process environment.
+    resendBaseUrl: (read("RESEND_BASE_URL") ?? "https://api.resend.com").replace(/\/+$/, ""),
+    emailFrom: read("EMAIL_FROM") ?? "ImmigraFlow <notifications@immigraflow.invalid>",
+    emailReplyTo: read("EMAIL_REPLY_TO") ?? "",
+    emailRatePerSecond: number("EMAIL_RATE_PER_SECOND", 2),
+    twilioAccountSid: read("TWILIO_ACCOUNT_SID") ?? "",
+    twilioAuthToken: read("TWILIO_AUTH_TOKEN") ?? "",
+    twilioWhatsappFrom: read("TWILIO_WHATSAPP_FROM") ?? "",
+    twilioContentSidEn: read("TWILIO_CONTENT_SID_EN") ?? "",
+    twilioContentSidEs: read("TWILIO_CONTENT_SID_ES") ?? "",
+    twilioContentSidPt: read("TWILIO_CONTENT_SID_PT") ?? "",
+    twilioApiBaseUrl: (read("TWILIO_API_BASE_URL") ?? "").replace(/\/+$/, ""),
   };
 
   for (const error of Value.Errors(Settings, candidate)) {
@@ -145,6 +183,14 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
 }
 
 function crossChecks(c: {
+  resendApiKey: string;
+  emailFrom: string;
+  twilioAccountSid: string;
+  twilioAuthToken: string;
+  twilioWhatsappFrom: string;
+  twilioContentSidEn: string;
+  twilioContentSidEs: string;
+  twilioContentSidPt: string;
   uscisMode: UscisMode;
   uscisClientId: string;
   uscisClientSecret: string;
@@ -176,6 +222,49 @@ function crossChecks(c: {
   }
   if (c.corsOrigins.includes("*") && c.uscisMode === "production") {
     problems.push("CORS_ORIGINS: * is for development only, not with USCIS_MODE=production");
+  }
+  problems.push(...providerChecks(c));
+  return problems;
+}
+
+function providerChecks(c: {
+  resendApiKey: string;
+  emailFrom: string;
+  twilioAccountSid: string;
+  twilioAuthToken: string;
+  twilioWhatsappFrom: string;
+  twilioContentSidEn: string;
+  twilioContentSidEs: string;
+  twilioContentSidPt: string;
+}): string[] {
+  const problems: string[] = [];
+  if (c.resendApiKey && !/^\s*[^<>]*<?[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>?\s*$/.test(c.emailFrom)) {
+    problems.push(
+      `EMAIL_FROM: "${c.emailFrom}" must be an address, e.g. Acme <cases@acme.example>`,
+    );
+  }
+  const twilio = [c.twilioAccountSid, c.twilioAuthToken, c.twilioWhatsappFrom];
+  if (twilio.some(Boolean) && !twilio.every(Boolean)) {
+    problems.push(
+      "TWILIO_ACCOUNT_SID: WhatsApp needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and " +
+        "TWILIO_WHATSAPP_FROM together",
+    );
+  }
+  if (c.twilioAccountSid && !/^AC[0-9a-fA-F]{32}$/.test(c.twilioAccountSid)) {
+    problems.push("TWILIO_ACCOUNT_SID: must look like AC followed by 32 hex characters");
+  }
+  if (c.twilioWhatsappFrom && !/^(whatsapp:)?\+[1-9][0-9]{6,14}$/.test(c.twilioWhatsappFrom)) {
+    problems.push("TWILIO_WHATSAPP_FROM: must be an E.164 number such as +14155238886");
+  }
+  const sids: [string, string][] = [
+    ["TWILIO_CONTENT_SID_EN", c.twilioContentSidEn],
+    ["TWILIO_CONTENT_SID_ES", c.twilioContentSidEs],
+    ["TWILIO_CONTENT_SID_PT", c.twilioContentSidPt],
+  ];
+  for (const [name, sid] of sids) {
+    if (sid && !/^HX[0-9a-fA-F]{32}$/.test(sid)) {
+      problems.push(`${name}: must look like HX followed by 32 hex characters`);
+    }
   }
   return problems;
 }

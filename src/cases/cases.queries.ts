@@ -1,7 +1,6 @@
 import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
-import type { DbOrTx } from "../users/users.queries.ts";
 
 export type CaseRow = typeof cases.$inferSelect;
 export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
@@ -30,7 +29,7 @@ export type CaseSummaryRow = {
   updateCount: number;
 };
 
-function summaries(db: DbOrTx, where: SQL | undefined, limit: number): CaseSummaryRow[] {
+function summaries(db: Executor, where: SQL | undefined, limit: number): CaseSummaryRow[] {
   return db
     .select(summaryColumns)
     .from(cases)
@@ -54,7 +53,7 @@ export function listCaseSummaries(
 }
 
 /** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */
-export function findCase(db: DbOrTx, userId: number, caseRef: string) {
+export function findCase(db: Executor, userId: number, caseRef: string) {
   const byRef = /^\d{1,15}$/.test(caseRef)
     ? eq(cases.id, Number(caseRef))
     : eq(cases.userCaseId, caseRef.toUpperCase());
@@ -66,7 +65,7 @@ export function findCase(db: DbOrTx, userId: number, caseRef: string) {
     .get();
 }
 
-export function findCaseByReceipt(db: DbOrTx, userId: number, receiptNumber: string) {
+export function findCaseByReceipt(db: Executor, userId: number, receiptNumber: string) {
   return db
     .select()
     .from(cases)
@@ -74,26 +73,30 @@ export function findCaseByReceipt(db: DbOrTx, userId: number, receiptNumber: str
     .get();
 }
 
-export function userCaseIdTaken(db: DbOrTx, userCaseId: string): boolean {
+export function userCaseIdTaken(db: Executor, userCaseId: string): boolean {
   return (
     db.select({ id: cases.id }).from(cases).where(eq(cases.userCaseId, userCaseId)).get() !==
     undefined
   );
 }
 
-export function insertCase(db: DbOrTx, values: typeof cases.$inferInsert): CaseRow {
+export function insertCase(db: Executor, values: typeof cases.$inferInsert): CaseRow {
   return db.insert(cases).values(values).returning().get();
 }
 
-export function updateCase(db: DbOrTx, caseId: number, values: Partial<typeof cases.$inferInsert>) {
+export function updateCase(
+  db: Executor,
+  caseId: number,
+  values: Partial<typeof cases.$inferInsert>,
+) {
   return db.update(cases).set(values).where(eq(cases.id, caseId)).returning().get()!;
 }
 
-export function deleteCase(db: DbOrTx, caseId: number): void {
+export function deleteCase(db: Executor, caseId: number): void {
   db.delete(cases).where(eq(cases.id, caseId)).run();
 }
 
-export function statusUpdatesOf(db: DbOrTx, caseId: number): StatusUpdateRow[] {
+export function statusUpdatesOf(db: Executor, caseId: number): StatusUpdateRow[] {
   return db
     .select()
     .from(statusUpdates)
@@ -102,6 +105,6 @@ export function statusUpdatesOf(db: DbOrTx, caseId: number): StatusUpdateRow[] {
     .all();
 }
 
-export function userOfCase(db: DbOrTx, userId: number) {
+export function userOfCase(db: Executor, userId: number) {
   return db.select().from(users).where(eq(users.id, userId)).get();
 }

@@ -20,7 +20,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
   return new Elysia({ prefix: "/v1/users/:user_id/cases", tags: ["cases"] })
     .use(auth)
     .get(
-      "/",
+      "",
       ({ principal, params, query }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
         return cases.list(user, {
@@ -38,7 +38,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
       },
     )
     .post(
-      "/",
+      "",
       ({ principal, params, body, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
         set.status = 201;

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { watchReceipt } from "../checker/receipts.queries.ts";
 import type { Clock } from "../clock.ts";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import { decodeCursor, page } from "../http/pagination.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
@@ -45,7 +45,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
     };
   }
 
-  function mintUserCaseId(tx: Db | Parameters<Parameters<Db["transaction"]>[0]>[0]): string {
+  function mintUserCaseId(tx: Executor): string {
     for (;;) {
       const candidate = `FLOW${randomInt(10_000_000).toString().padStart(7, "0")}`;
       if (!userCaseIdTaken(tx, candidate)) return candidate;

@@ -1,10 +1,8 @@
 import { and, asc, count, desc, eq, exists, inArray, isNull, lte, min } from "drizzle-orm";
-import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import type * as schema from "../db/schema.ts";
+import type { Executor } from "../db/connection.ts";
 import { cases, clients, receipts, statusUpdates, users } from "../db/schema.ts";
 
-/** The database or a transaction on it: every query here runs inside either. */
-export type Executor = BaseSQLiteDatabase<"sync", void, typeof schema>;
+export type { Executor };
 
 export type ReceiptRow = typeof receipts.$inferSelect;
 export type CaseRow = typeof cases.$inferSelect;

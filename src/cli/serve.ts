@@ -8,8 +8,11 @@ import { migrate, openDatabase } from "../db/connection.ts";
 import { MaxBodyBytes } from "../http/body.ts";
 import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
-import { logMailer } from "../notifications/mailer.ts";
+import { createEmailSender } from "../notifications/email-sender.ts";
+import { createNotificationPlanner } from "../notifications/planner.ts";
+import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
 import { newServiceStatus } from "../ops/service-status.ts";
+import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
 import { createSource } from "../uscis/source.ts";
 import { Version } from "../version.ts";
 
@@ -38,7 +41,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     quota,
     checkIntervalMinutes: config.checkIntervalMinutes,
     maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
+    planNotifications: createNotificationPlanner(logger),
   });
+  const outbox = startOutboxLoop(
+    createOutboxWorker({
+      db: database.db,
+      clock,
+      logger,
+      email: createEmailSender(config, logger),
+      whatsapp: createWhatsAppSender(config, logger),
+    }),
+    logger,
+  );
 
   const app = createApp({
     config,
@@ -47,7 +61,6 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     logger,
     source,
     quota,
-    mailer: logMailer(logger),
     metrics,
     status,
   }).use(
@@ -101,7 +114,11 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     // Refuse new connections, let the requests in flight finish.
     const stopped = app.server?.stop(false);
     while (checker.running && Date.now() < deadline) await Bun.sleep(50);
-    await Promise.race([stopped, Bun.sleep(Math.max(0, deadline - Date.now()))]);
+    // A delivery cut short here is not lost: its lease runs out and the next start retries it.
+    await Promise.race([
+      Promise.all([stopped, outbox.stop()]),
+      Bun.sleep(Math.max(0, deadline - Date.now())),
+    ]);
     database.close();
     logger.info({ signal }, "stopped");
     logger.flush();

@@ -3,10 +3,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema>;
+
+/** The database or a transaction on it: queries take either, so callers choose the scope. */
+export type Executor = BaseSQLiteDatabase<"sync", void, typeof schema>;
 
 export interface DatabaseHandle {
   sqlite: Database;

@@ -168,3 +168,42 @@ export const checkCache = sqliteTable("check_cache", {
   answer: text("answer", { mode: "json" }).notNull(),
   fetchedAt: integer("fetched_at").notNull(),
 });
+
+export type OutboxChannel = "email" | "whatsapp";
+export type OutboxState = "pending" | "in_flight" | "sent" | "failed" | "skipped";
+
+/**
+ * Messages to deliver, written in the same transaction as whatever caused them. A sender takes
+ * a job by setting a lease; a crash lets the lease run out and the job is taken again.
+ */
+export const outboxJobs = sqliteTable(
+  "outbox_jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channel: text("channel").$type<OutboxChannel>().notNull(),
+    /** "status_update", "verification", "login_code". */
+    purpose: text("purpose").notNull(),
+    /** Sent to Resend as Idempotency-Key; stable across every retry of the job. */
+    idempotencyKey: text("idempotency_key").notNull().unique(),
+    userId: integer("user_id").references(() => users.id, { onDelete: "cascade" }),
+    statusUpdateId: integer("status_update_id").references(() => statusUpdates.id, {
+      onDelete: "cascade",
+    }),
+    /** The rendered message; secrets in it are erased once the job is finished. */
+    payload: text("payload", { mode: "json" }).notNull(),
+    state: text("state").$type<OutboxState>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    leaseUntil: integer("lease_until"),
+    lastError: text("last_error"),
+    providerMessageId: text("provider_message_id"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    finishedAt: integer("finished_at"),
+  },
+  (table) => [
+    index("outbox_due").on(table.state, table.nextAttemptAt),
+    index("outbox_user_channel").on(table.userId, table.channel, table.id),
+    index("outbox_provider_message").on(table.providerMessageId),
+  ],
+);

@@ -8,28 +8,55 @@ export const MaxBodyBytes = 64 * 1024;
  * held in memory) and 400 invalid_json for JSON that does not parse.
  */
 export async function readJsonBody(request: Request): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > MaxBodyBytes) throw tooLarge();
-
-  const text = await readCapped(request);
-  if (text.trim() === "") return undefined;
-
-  const contentType = (request.headers.get("content-type") ?? "").toLowerCase();
-  const mediaType = contentType.split(";")[0]?.trim() ?? "";
-  if (mediaType !== "application/json" && !mediaType.endsWith("+json")) {
+  const body = await readBody(request, "invalid_json");
+  if (!body) return undefined;
+  if (body.mediaType !== "application/json" && !body.mediaType.endsWith("+json")) {
     throw new ApiError(
       "unsupported_media_type",
       "send the body as JSON with Content-Type: application/json",
     );
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(body.text);
   } catch {
     throw new ApiError("invalid_json", "the body is not valid JSON");
   }
 }
 
-async function readCapped(request: Request): Promise<string> {
+/**
+ * Reads an application/x-www-form-urlencoded body, for the few routes a provider posts forms to
+ * (Twilio's callbacks). Field names and values are kept exactly: a signature covers them.
+ */
+export async function readFormBody(request: Request): Promise<Record<string, string> | undefined> {
+  const body = await readBody(request, "validation_error");
+  if (!body) return undefined;
+  if (body.mediaType !== "application/x-www-form-urlencoded") {
+    throw new ApiError(
+      "unsupported_media_type",
+      "send the body with Content-Type: application/x-www-form-urlencoded",
+    );
+  }
+  return Object.fromEntries(new URLSearchParams(body.text));
+}
+
+/** The body as text with its media type; undefined when there is none. */
+async function readBody(
+  request: Request,
+  notTextCode: "invalid_json" | "validation_error",
+): Promise<{ text: string; mediaType: string } | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MaxBodyBytes) throw tooLarge();
+
+  const text = await readCapped(request, notTextCode);
+  if (text.trim() === "") return undefined;
+  const contentType = (request.headers.get("content-type") ?? "").toLowerCase();
+  return { text, mediaType: contentType.split(";")[0]?.trim() ?? "" };
+}
+
+async function readCapped(
+  request: Request,
+  notTextCode: "invalid_json" | "validation_error",
+): Promise<string> {
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -47,7 +74,7 @@ async function readCapped(request: Request): Promise<string> {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
-    throw new ApiError("invalid_json", "the body is not valid UTF-8");
+    throw new ApiError(notTextCode, "the body is not valid UTF-8");
   }
 }
 

@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from "elysia";
 import type { Logger } from "../logger.ts";
-import { readJsonBody } from "./body.ts";
+import { readFormBody, readJsonBody } from "./body.ts";
 import { ApiError, type ErrorCode, envelope } from "./errors.ts";
 import { acceptRequestId } from "./ids.ts";
 import type { Metrics } from "./metrics.ts";
@@ -36,14 +36,18 @@ export function httpPlumbing(options: {
   logger: Logger;
   metrics: Metrics;
   allowedMethods: (path: string) => string[];
+  /** Route patterns whose body is a form (a provider's callback), not JSON. */
+  formRoutes?: string[];
 }) {
   const { logger } = options;
+  const formRoutes = new Set(options.formRoutes ?? []);
   return new Elysia({ name: "http-plumbing" })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestState(request).id;
     })
-    .onParse({ as: "global" }, async ({ request }) => {
+    .onParse({ as: "global" }, async ({ request, route }) => {
       if (!BodyMethods.has(request.method)) return;
+      if (formRoutes.has(route)) return (await readFormBody(request)) ?? null;
       // An empty body reaches validation as null, so "body required" is reported there.
       return (await readJsonBody(request)) ?? null;
     })

@@ -3,6 +3,7 @@ import { checkerLag } from "../checker/receipts.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { DatabaseHandle } from "../db/connection.ts";
 import type { Metrics } from "../http/metrics.ts";
+import { outboxBacklog } from "../outbox/outbox.queries.ts";
 import type { ServiceStatus } from "./service-status.ts";
 
 interface Quota {
@@ -23,6 +24,8 @@ export interface OpsDeps {
 
 /** Lag past this means the checker is not keeping up with its own schedule. */
 const LagWarningMs = 15 * 60 * 1000;
+/** A message waiting this long means a provider has been failing for a while. */
+const OutboxWarningMs = 30 * 60 * 1000;
 
 export function opsRoutes(deps: OpsDeps) {
   return new Elysia({ tags: ["service"] })
@@ -51,9 +54,11 @@ function health(deps: OpsDeps) {
   const now = deps.clock.now();
   let databaseOk = true;
   let lag = { lagMs: 0, dueReceipts: 0 };
+  let backlog = { pending: 0, inFlight: 0, oldestPendingAt: null as number | null };
   try {
     deps.database.sqlite.query("SELECT 1").get();
     lag = checkerLag(deps.database.db, now);
+    backlog = outboxBacklog(deps.database.db);
   } catch {
     databaseOk = false;
   }
@@ -72,7 +77,10 @@ function health(deps: OpsDeps) {
             ? "ok"
             : "unknown";
   const checkerBehind = lag.lagMs > LagWarningMs;
-  const degraded = !databaseOk || checkerBehind || !["ok", "unknown"].includes(uscisState);
+  const oldestWaitMs = backlog.oldestPendingAt === null ? 0 : now - backlog.oldestPendingAt;
+  const outboxBehind = oldestWaitMs > OutboxWarningMs;
+  const degraded =
+    !databaseOk || checkerBehind || outboxBehind || !["ok", "unknown"].includes(uscisState);
 
   return {
     status: degraded ? "degraded" : "ok",
@@ -86,6 +94,11 @@ function health(deps: OpsDeps) {
       interval_minutes: deps.checkIntervalMinutes,
     },
     uscis: { mode: deps.uscisMode, state: uscisState, quota_remaining: quotaRemaining },
+    outbox: {
+      pending: backlog.pending,
+      in_flight: backlog.inFlight,
+      oldest_pending_seconds: Math.round(oldestWaitMs / 1000),
+    },
   };
 }
 

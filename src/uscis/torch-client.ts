@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../logger.ts";
+import type { RateLimiter } from "../pacing/spacing-limiter.ts";
 import type { Quota } from "./quota.ts";
-import type { RateLimiter } from "./rate-limiter.ts";
 import { cleanText, isRecord, parseTorchBody } from "./torch-wire.ts";
 import type { CaseStatusSource, SourceResult } from "./types.ts";
 

@@ -1,13 +1,11 @@
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { emailTokens, users } from "../db/schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type DbOrTx = Db | Tx;
 
 /** A user, only when it belongs to the given partner: another partner's user does not exist. */
-export function findUser(db: DbOrTx, clientId: number, userId: number): UserRow | undefined {
+export function findUser(db: Executor, clientId: number, userId: number): UserRow | undefined {
   return db
     .select()
     .from(users)
@@ -15,7 +13,7 @@ export function findUser(db: DbOrTx, clientId: number, userId: number): UserRow 
     .get();
 }
 
-export function findUserByEmail(db: DbOrTx, clientId: number, email: string) {
+export function findUserByEmail(db: Executor, clientId: number, email: string) {
   return db
     .select()
     .from(users)
@@ -41,18 +39,22 @@ export function listUsers(
     .all();
 }
 
-export function insertUser(db: DbOrTx, values: typeof users.$inferInsert): UserRow {
+export function insertUser(db: Executor, values: typeof users.$inferInsert): UserRow {
   return db.insert(users).values(values).returning().get();
 }
 
-export function updateUser(db: DbOrTx, userId: number, values: Partial<typeof users.$inferInsert>) {
+export function updateUser(
+  db: Executor,
+  userId: number,
+  values: Partial<typeof users.$inferInsert>,
+) {
   return db.update(users).set(values).where(eq(users.id, userId)).returning().get();
 }
 
-export function deleteUser(db: DbOrTx, userId: number): void {
+export function deleteUser(db: Executor, userId: number): void {
   db.delete(users).where(eq(users.id, userId)).run();
 }
 
-export function insertEmailToken(db: DbOrTx, values: typeof emailTokens.$inferInsert): void {
+export function insertEmailToken(db: Executor, values: typeof emailTokens.$inferInsert): void {
   db.insert(emailTokens).values(values).run();
 }

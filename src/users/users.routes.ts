@@ -27,7 +27,7 @@ export function usersRoutes(auth: AuthMacro, users: UsersService) {
   return new Elysia({ prefix: "/v1/users", tags: ["users"] })
     .use(auth)
     .get(
-      "/",
+      "",
       ({ principal, query }) => {
         if (principal.kind === "user")
           return { users: [toUser(principal.user)], next_cursor: null };
@@ -46,10 +46,10 @@ export function usersRoutes(auth: AuthMacro, users: UsersService) {
       },
     )
     .post(
-      "/",
-      async ({ principal, body, set }) => {
+      "",
+      ({ principal, body, set }) => {
         set.status = 201;
-        return toUser(await users.create(principal.client, body));
+        return toUser(users.create(principal.client, body));
       },
       {
         access: ["partner"],
@@ -70,9 +70,9 @@ export function usersRoutes(auth: AuthMacro, users: UsersService) {
     )
     .put(
       "/:user_id",
-      async ({ principal, params, body }) => {
+      ({ principal, params, body }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        const updated = await users.update(principal.client, user.id, body, {
+        const updated = users.update(principal.client, user.id, body, {
           mayChangeStatus: principal.kind === "partner",
         });
         return toUser(updated);

@@ -1,14 +1,12 @@
 import type { Clock } from "../clock.ts";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import { decodeCursor, page } from "../http/pagination.ts";
 import { hashSecret, newEmailToken } from "../http/secrets.ts";
-import type { Logger } from "../logger.ts";
 import { verificationEmail } from "../messages/verification-email.ts";
-import type { Mailer } from "../notifications/mailer.ts";
+import { enqueue } from "../outbox/outbox.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
 import {
-  type DbOrTx,
   deleteUser,
   findUser,
   findUserByEmail,
@@ -25,8 +23,6 @@ export const EmailTokenTtlMs = 48 * 60 * 60 * 1000;
 export interface UsersDeps {
   db: Db;
   clock: Clock;
-  mailer: Mailer;
-  logger: Logger;
   publicBaseUrl: string;
 }
 
@@ -41,37 +37,33 @@ export function createUsersService(deps: UsersDeps) {
     return user;
   }
 
-  function mintVerification(tx: DbOrTx, user: UserRow): string {
+  /**
+   * Mints the link's token and writes the e-mail into the outbox in the caller's transaction,
+   * so a user is never created without their verification e-mail on its way.
+   */
+  function queueVerification(tx: Executor, client: ClientRow, user: UserRow): void {
+    const now = clock.now();
     const token = newEmailToken();
     insertEmailToken(tx, {
       userId: user.id,
       tokenHash: hashSecret(token),
       email: user.email,
-      expiresAt: clock.now() + EmailTokenTtlMs,
-      createdAt: clock.now(),
+      expiresAt: now + EmailTokenTtlMs,
+      createdAt: now,
     });
-    return token;
-  }
-
-  async function sendVerification(client: ClientRow, user: UserRow, token: string) {
-    const link = `${deps.publicBaseUrl}/v1/users/verify-email?token=${token}`;
     const message = verificationEmail({
       language: user.preferredLanguage,
       partnerName: client.name,
       logoUrl: client.logoUrl,
       userName: user.name,
-      link,
+      link: `${deps.publicBaseUrl}/v1/users/verify-email?token=${token}`,
     });
-    try {
-      await deps.mailer.send({
-        to: user.email,
-        purpose: "verification",
-        secrets: [token],
-        ...message,
-      });
-    } catch (error) {
-      deps.logger.error({ err: error, user_id: user.id }, "verification e-mail failed");
-    }
+    enqueue(
+      tx,
+      { purpose: "verification", userId: user.id, statusUpdateId: null },
+      { channel: "email", message: { to: user.email, ...message }, redact: [token] },
+      now,
+    );
   }
 
   return {
@@ -91,7 +83,7 @@ export function createUsersService(deps: UsersDeps) {
       return page(rows, limit);
     },
 
-    async create(client: ClientRow, input: UserCreateInput): Promise<UserRow> {
+    create(client: ClientRow, input: UserCreateInput): UserRow {
       const email = input.email.trim().toLowerCase();
       if (input.notify_by_whatsapp && !input.phone) {
         throw new ApiError("validation_error", "notify_by_whatsapp needs a phone", [
@@ -99,7 +91,7 @@ export function createUsersService(deps: UsersDeps) {
         ]);
       }
       const now = clock.now();
-      const created = db.transaction((tx) => {
+      return db.transaction((tx) => {
         if (findUserByEmail(tx, client.id, email)) {
           throw new ApiError("conflict", "a user with this e-mail already exists", [
             { field: "email", issue: "taken" },
@@ -116,22 +108,21 @@ export function createUsersService(deps: UsersDeps) {
           createdAt: now,
           updatedAt: now,
         });
-        return { user, token: mintVerification(tx, user) };
+        queueVerification(tx, client, user);
+        return user;
       });
-      await sendVerification(client, created.user, created.token);
-      return created.user;
     },
 
-    async update(
+    update(
       client: ClientRow,
       userId: number,
       input: UserUpdateInput,
       options: { mayChangeStatus: boolean },
-    ): Promise<UserRow> {
+    ): UserRow {
       if (input.status !== undefined && !options.mayChangeStatus) {
         throw new ApiError("forbidden", "only the partner may change a user's status");
       }
-      const result = db.transaction((tx) => {
+      return db.transaction((tx) => {
         const current = findUser(tx, client.id, userId);
         if (!current) throw notFound("user");
         const email = input.email?.trim().toLowerCase();
@@ -161,10 +152,9 @@ export function createUsersService(deps: UsersDeps) {
           ...(input.status ? { status: input.status } : {}),
           updatedAt: clock.now(),
         })!;
-        return { updated, token: emailChanged ? mintVerification(tx, updated) : null };
+        if (emailChanged) queueVerification(tx, client, updated);
+        return updated;
       });
-      if (result.token) await sendVerification(client, result.updated, result.token);
-      return result.updated;
     },
 
     remove(client: ClientRow, userId: number): void {

@@ -4,7 +4,11 @@ import { manualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { migrate, openDatabase } from "../../src/db/connection.ts";
 import { createLogger, memoryDestination } from "../../src/logger.ts";
-import { logMailer } from "../../src/notifications/mailer.ts";
+import { createEmailSender } from "../../src/notifications/email-sender.ts";
+import { createNotificationPlanner } from "../../src/notifications/planner.ts";
+import { createWhatsAppSender } from "../../src/notifications/whatsapp-sender.ts";
+import type { EmailSender, WhatsAppSender } from "../../src/outbox/types.ts";
+import { createOutboxWorker } from "../../src/outbox/worker.ts";
 import { createPartnersService } from "../../src/partners/partners.service.ts";
 import { createSource } from "../../src/uscis/source.ts";
 import type { CaseStatusSource } from "../../src/uscis/types.ts";
@@ -19,7 +23,14 @@ export interface Credentials {
  * The real app on a fresh in-memory database, with a clock that only moves when told and the
  * log collected in memory. The USCIS source is the built-in simulator unless one is given.
  */
-export function testApp(options: { env?: Record<string, string>; source?: CaseStatusSource } = {}) {
+export function testApp(
+  options: {
+    env?: Record<string, string>;
+    source?: CaseStatusSource;
+    email?: EmailSender;
+    whatsapp?: WhatsAppSender;
+  } = {},
+) {
   const database = openDatabase(":memory:");
   migrate(database);
   const clock = manualClock();
@@ -35,7 +46,6 @@ export function testApp(options: { env?: Record<string, string>; source?: CaseSt
     logger,
     source,
     quota: simulator.quota,
-    mailer: logMailer(logger),
   });
   const checker = createChecker({
     db: database.db,
@@ -44,6 +54,14 @@ export function testApp(options: { env?: Record<string, string>; source?: CaseSt
     logger,
     checkIntervalMinutes: config.checkIntervalMinutes,
     maxReceiptsPerTick: 100,
+    planNotifications: createNotificationPlanner(logger),
+  });
+  const outbox = createOutboxWorker({
+    db: database.db,
+    clock,
+    logger,
+    email: options.email ?? createEmailSender(config, logger),
+    whatsapp: options.whatsapp ?? createWhatsAppSender(config, logger),
   });
   const partners = createPartnersService(database.db, clock);
 
@@ -83,7 +101,19 @@ export function testApp(options: { env?: Record<string, string>; source?: CaseSt
     return { status: response.status, headers: response.headers, json, text };
   }
 
-  return { app, database, db: database.db, clock, logs, config, checker, createPartner, call };
+  return {
+    app,
+    database,
+    db: database.db,
+    clock,
+    logs,
+    logger,
+    config,
+    checker,
+    outbox,
+    createPartner,
+    call,
+  };
 }
 
 export type TestApp = ReturnType<typeof testApp>;

@@ -180,9 +180,15 @@ export class BinaryProcess {
   /**
    * Resolves with the first log line (already seen or still to come) whose `msg` equals the
    * string or that satisfies the predicate. Rejects on timeout or if the process exits first,
-   * with its output in the message so the failure explains itself.
+   * with its output in the message so the failure explains itself. `from` skips the first
+   * lines (pass `logs.length` to wait for something that has not happened yet, e.g. the next
+   * checker tick).
    */
-  waitForLog(match: string | ((line: LogLine) => boolean), timeoutMs = 10_000): Promise<LogLine> {
+  waitForLog(
+    match: string | ((line: LogLine) => boolean),
+    timeoutMs = 10_000,
+    from = 0,
+  ): Promise<LogLine> {
     const test = typeof match === "string" ? (line: LogLine) => line.msg === match : match;
     const label = typeof match === "string" ? `"${match}"` : "a matching line";
     return new Promise((resolve, reject) => {
@@ -193,7 +199,7 @@ export class BinaryProcess {
         else resolve(line!);
       };
       const check = () => {
-        const found = this.logs.find(test);
+        const found = this.logs.slice(from).find(test);
         if (found) return finish(undefined, found);
         if (this.done) {
           const how = this.child.signalCode ?? `code ${this.child.exitCode}`;

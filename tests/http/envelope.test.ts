@@ -168,7 +168,7 @@ describe("request ids", () => {
     await t.call("GET", "/v1/users", { as: acme, headers: { "x-request-id": "trace-1" } });
     const lines = t.logs.lines.filter((line) => line.request_id === "trace-1");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ msg: "request", status: 200, route: "/v1/users/" });
+    expect(lines[0]).toMatchObject({ msg: "request", status: 200, route: "/v1/users" });
     expect(JSON.stringify(t.logs.lines)).not.toContain(acme.apiSecret);
   });
 });

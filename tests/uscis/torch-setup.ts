@@ -1,8 +1,8 @@
 import { manualClock } from "../../src/clock.ts";
 import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connection.ts";
 import { createLogger, memoryDestination } from "../../src/logger.ts";
+import { createSpacingLimiter } from "../../src/pacing/spacing-limiter.ts";
 import { createQuota } from "../../src/uscis/quota.ts";
-import { createSpacingLimiter } from "../../src/uscis/rate-limiter.ts";
 import { createTorchSource } from "../../src/uscis/torch-client.ts";
 import type { Observation } from "../../src/uscis/types.ts";
 import { startTorchFake, type TorchFakeOptions } from "../fakes/torch-fake.ts";

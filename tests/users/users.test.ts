@@ -31,16 +31,23 @@ describe("creating users", () => {
     });
   });
 
-  test("composes the verification e-mail in the user's language and logs it without the token", async () => {
+  test("queues the verification e-mail in the user's language; no log shows the token", async () => {
     await createUser({ email: "ana@example.com", preferred_language: "pt", name: "Ana" });
-    const mail = t.logs.lines.find((line) => line.purpose === "verification");
-    expect(mail).toMatchObject({
-      to: "a***@example.com",
-      subject: "Confirme seu e-mail para Acme Immigration Law",
-    });
-    expect(String(mail?.text)).toContain("/v1/users/verify-email?token=[redacted]");
-    expect(JSON.stringify(t.logs.lines)).not.toMatch(/ifv_[A-Za-z0-9]{43}/);
     expect(countRows(t, "email_tokens")).toBe(1);
+    const job = t.database.sqlite
+      .query("SELECT purpose, state, payload FROM outbox_jobs")
+      .get() as any;
+    expect(job).toMatchObject({ purpose: "verification", state: "pending" });
+    const message = JSON.parse(job.payload).message;
+    expect(message.subject).toBe("Confirme seu e-mail para Acme Immigration Law");
+    expect(message.text).toMatch(/verify-email\?token=ifv_[A-Za-z0-9]{43}/);
+
+    expect(await t.outbox.runOnce()).toMatchObject({ claimed: 1, skipped: 1 });
+    expect(JSON.stringify(t.logs.lines)).toContain("Confirme seu e-mail");
+    expect(JSON.stringify(t.logs.lines)).not.toMatch(/ifv_[A-Za-z0-9]{43}/);
+    const after = t.database.sqlite.query("SELECT state, payload FROM outbox_jobs").get() as any;
+    expect(after.state).toBe("skipped");
+    expect(after.payload).not.toMatch(/ifv_[A-Za-z0-9]{43}/);
   });
 
   test("the same e-mail twice for one partner is 409; for another partner it is fine", async () => {

@@ -1,9 +1,10 @@
 import { type Clock, systemClock } from "../clock.ts";
 
 /**
- * USCIS sits behind Apigee's SpikeArrest, which smooths a rate rather than counting per
- * second: at 5 a second it refuses any request that comes less than 200 ms after the previous
- * one, even if only two were sent that second. So requests are spaced evenly, never bursted.
+ * Evenly spaced requests, never bursts. USCIS sits behind Apigee's SpikeArrest, which smooths
+ * a rate rather than counting per second: at 5 a second it refuses any request that comes less
+ * than 200 ms after the previous one, even if only two were sent that second. Resend's limit
+ * is kindest to the same pacing.
  */
 
 export interface RateLimiter {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { manualClock } from "../../src/clock.ts";
-import { createSpacingLimiter } from "../../src/uscis/rate-limiter.ts";
+import { createSpacingLimiter } from "../../src/pacing/spacing-limiter.ts";
 
 /** A sleep that moves the manual clock instead of waiting, and remembers what was asked. */
 function fakeTime() {

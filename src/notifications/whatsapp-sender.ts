@@ -1,0 +1,227 @@
+import twilio from "twilio";
+import type RequestClient from "twilio/lib/base/RequestClient";
+import type { Config } from "../config.ts";
+import { type Logger, maskPhone } from "../logger.ts";
+import type { Language } from "../messages/language.ts";
+import type { DeliveryResult, WhatsAppSender } from "../outbox/types.ts";
+import { maskNumbersIn, TwilioStatusPath } from "./twilio-status.ts";
+
+export interface TwilioSenderOptions {
+  accountSid: string;
+  authToken: string;
+  /** The WhatsApp sender, E.164 with or without the "whatsapp:" prefix. */
+  from: string;
+  /** Approved Content Template per language; a language without one gets free text. */
+  contentSids: Partial<Record<Language, string>>;
+  /** TWILIO_API_BASE_URL: the SDK's requests go here instead of https://api.twilio.com. */
+  apiBaseUrl?: string;
+  /** PUBLIC_BASE_URL + /v1/providers/twilio/status; no callbacks are asked for without it. */
+  statusCallbackUrl?: string;
+  logger: Logger;
+  /** Per request. The outbox lease has to outlive a whole batch of these. */
+  timeoutMs?: number;
+}
+
+const DefaultTimeoutMs = 10_000;
+
+/**
+ * Twilio's error codes that decide what the outbox does next. Anything not named here follows
+ * the HTTP status: 429 and 5xx are worth retrying, any other 4xx is not.
+ * https://www.twilio.com/docs/api/errors
+ */
+const TooManyRequests = 20429;
+const SenderRateLimited = 63018;
+const OutsideWindow = 63016;
+const OptedOut = 21610;
+const AuthenticationFailed = 20003;
+
+/**
+ * The SDK talks HTTP through a RequestClient; this one sends every request to another origin
+ * (a fake, a proxy) with the path and query Twilio's API would have had. The SDK builds the
+ * full https://api.twilio.com URL itself, so the origin is swapped at the last moment.
+ */
+export class BaseUrlRequestClient extends twilio.RequestClient {
+  readonly #base: URL | null;
+
+  constructor(baseUrl: string | undefined, options: { timeout: number }) {
+    super({ timeout: options.timeout, keepAlive: true });
+    this.#base = baseUrl ? new URL(baseUrl) : null;
+  }
+
+  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    if (!this.#base) return super.request(opts);
+    const original = new URL(opts.uri);
+    const prefix = this.#base.pathname.replace(/\/+$/, "");
+    const uri = `${this.#base.origin}${prefix}${original.pathname}${original.search}`;
+    return super.request({ ...opts, uri });
+  }
+}
+
+/**
+ * Sends WhatsApp messages through Twilio's Messages API. Business-initiated messages need an
+ * approved template outside the 24-hour customer service window, so a configured Content SID
+ * always wins; free text is for the sandbox, where no template is configured.
+ */
+export function createTwilioSender(options: TwilioSenderOptions): WhatsAppSender {
+  const { logger } = options;
+  const timeout = options.timeoutMs ?? DefaultTimeoutMs;
+  const client = twilio(options.accountSid, options.authToken, {
+    httpClient: new BaseUrlRequestClient(options.apiBaseUrl, { timeout }),
+    // Empty rather than absent: absent, the SDK reads TWILIO_EDGE, TWILIO_REGION and
+    // TWILIO_LOG_LEVEL from the environment, and config.ts is the only reader of it. Debug
+    // logging would also print every request to stdout.
+    edge: "",
+    region: "",
+    logLevel: "",
+  });
+  const from = whatsappAddress(options.from);
+
+  return {
+    async send(message, idempotencyKey) {
+      const to = message.to.replace(/^whatsapp:/, "");
+      const contentSid = options.contentSids[message.language] || undefined;
+      const template = contentSid !== undefined;
+      const log = (result: DeliveryResult, code?: number) =>
+        logger.info(
+          {
+            channel: "whatsapp",
+            to: maskPhone(to),
+            language: message.language,
+            template,
+            outcome: result.outcome,
+            code,
+            error: "error" in result ? result.error : undefined,
+          },
+          "whatsapp delivery",
+        );
+
+      if (!/^\+[1-9][0-9]{6,14}$/.test(to)) {
+        const result: DeliveryResult = { outcome: "failed", error: "not an E.164 phone number" };
+        log(result);
+        return result;
+      }
+
+      try {
+        const created = await client.messages.create({
+          to: whatsappAddress(to),
+          from,
+          ...(template
+            ? { contentSid, contentVariables: JSON.stringify(filledVariables(message.variables)) }
+            : { body: message.text }),
+          ...(options.statusCallbackUrl
+            ? { statusCallback: callbackUrl(options.statusCallbackUrl, idempotencyKey) }
+            : {}),
+        });
+        const result: DeliveryResult = { outcome: "sent", providerMessageId: created.sid };
+        log(result);
+        return result;
+      } catch (error) {
+        const result = classifyTwilioError(error, template);
+        log(result, twilioError(error)?.code);
+        return result;
+      }
+    },
+  };
+}
+
+/** With no Twilio account configured, a local run shows in the log what would have gone out. */
+export function createLogWhatsAppSender(logger: Logger): WhatsAppSender {
+  return {
+    async send(message) {
+      logger.info(
+        {
+          channel: "whatsapp",
+          to: maskPhone(message.to.replace(/^whatsapp:/, "")),
+          language: message.language,
+          text: message.text,
+        },
+        "whatsapp not sent: no provider configured",
+      );
+      return { outcome: "skipped", reason: "no WhatsApp provider configured" };
+    },
+  };
+}
+
+/** Twilio when its account, token and sender are set (config.ts checks they come together). */
+export function createWhatsAppSender(config: Config, logger: Logger): WhatsAppSender {
+  if (!config.twilioAccountSid || !config.twilioAuthToken || !config.twilioWhatsappFrom) {
+    return createLogWhatsAppSender(logger);
+  }
+  return createTwilioSender({
+    accountSid: config.twilioAccountSid,
+    authToken: config.twilioAuthToken,
+    from: config.twilioWhatsappFrom,
+    contentSids: {
+      en: config.twilioContentSidEn,
+      es: config.twilioContentSidEs,
+      pt: config.twilioContentSidPt,
+    },
+    apiBaseUrl: config.twilioApiBaseUrl || undefined,
+    statusCallbackUrl: `${config.publicBaseUrl}${TwilioStatusPath}`,
+    logger,
+  });
+}
+
+const whatsappAddress = (number: string) =>
+  number.startsWith("whatsapp:") ? number : `whatsapp:${number}`;
+
+/** Twilio refuses a template whose variables are empty, so a blank becomes a dash. */
+function filledVariables(variables: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([key, value]) => {
+      const text = String(value ?? "").trim();
+      return [key, text === "" ? "-" : text];
+    }),
+  );
+}
+
+/**
+ * The job's idempotency key rides on the callback URL (it is signed with it), so a callback
+ * still finds its job when the answer carrying the message SID was never recorded: the
+ * process stopped mid-request, or a 5xx came back for a message Twilio had in fact accepted.
+ */
+function callbackUrl(base: string, idempotencyKey: string): string {
+  const separator = base.includes("?") ? "&" : "?";
+  return `${base}${separator}job=${encodeURIComponent(idempotencyKey)}`;
+}
+
+interface TwilioError {
+  status: number;
+  code?: number;
+  message: string;
+}
+
+/** RestException and TwilioServiceException both carry the HTTP status and Twilio's code. */
+function twilioError(error: unknown): TwilioError | null {
+  if (!(error instanceof Error) || !("status" in error)) return null;
+  const { status, code } = error as { status: unknown; code?: unknown };
+  if (typeof status !== "number") return null;
+  return { status, code: typeof code === "number" ? code : undefined, message: error.message };
+}
+
+function classifyTwilioError(error: unknown, template: boolean): DeliveryResult {
+  const twilioFailure = twilioError(error);
+  if (!twilioFailure) {
+    // The SDK rejects with axios' error when no HTTP answer came back: reset, refused, timeout.
+    const cause = (error as { code?: unknown })?.code;
+    const reason = typeof cause === "string" ? cause : String((error as Error)?.message ?? error);
+    return { outcome: "retry", error: `Twilio unreachable: ${reason}` };
+  }
+
+  const { status, code } = twilioFailure;
+  const described = `Twilio ${code ?? status}: ${maskNumbersIn(twilioFailure.message)}`;
+  if (code === OptedOut) return { outcome: "failed", error: described, optedOut: true };
+  if (code === OutsideWindow) {
+    const advice = template
+      ? "the template was refused for a message outside the 24-hour window"
+      : "outside the 24-hour window free text is not allowed; configure a template";
+    return { outcome: "failed", error: `${described} (${advice})` };
+  }
+  if (code === TooManyRequests || code === SenderRateLimited || status === 429 || status >= 500) {
+    return { outcome: "retry", error: described };
+  }
+  if (code === AuthenticationFailed || status === 401) {
+    return { outcome: "failed", error: `${described} (check TWILIO_ACCOUNT_SID and the token)` };
+  }
+  return { outcome: "failed", error: described };
+}

@@ -1,0 +1,111 @@
+import { and, asc, eq, inArray, lt, lte, or, sql } from "drizzle-orm";
+import type { Executor } from "../db/connection.ts";
+import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
+
+export type OutboxJobRow = typeof outboxJobs.$inferSelect;
+export type OutboxJobDraft = typeof outboxJobs.$inferInsert;
+
+export function insertJob(db: Executor, draft: OutboxJobDraft): OutboxJobRow {
+  return db.insert(outboxJobs).values(draft).returning().get();
+}
+
+/**
+ * Jobs that may be taken now: due and pending, or taken by a sender whose lease ran out. A job
+ * waits while an older one for the same user and channel is unfinished, so a user hears about
+ * a case's moves in the order they happened, even after hours of provider outage.
+ */
+export function claimableJobIds(db: Executor, now: number, limit: number): number[] {
+  const earlier = sql`exists (select 1 from ${outboxJobs} as older
+    where older.user_id = ${outboxJobs.userId} and older.channel = ${outboxJobs.channel}
+      and older.id < ${outboxJobs.id} and older.state in ('pending', 'in_flight'))`;
+  const rows = db
+    .select({ id: outboxJobs.id })
+    .from(outboxJobs)
+    .where(
+      and(
+        or(
+          and(eq(outboxJobs.state, "pending"), lte(outboxJobs.nextAttemptAt, now)),
+          and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, now)),
+        ),
+        sql`not ${earlier}`,
+      ),
+    )
+    .orderBy(asc(outboxJobs.nextAttemptAt), asc(outboxJobs.id))
+    .limit(limit)
+    .all();
+  return rows.map((row) => row.id);
+}
+
+export function findJob(db: Executor, id: number): OutboxJobRow | undefined {
+  return db.select().from(outboxJobs).where(eq(outboxJobs.id, id)).get();
+}
+
+export function jobsByIds(db: Executor, ids: number[]): OutboxJobRow[] {
+  if (ids.length === 0) return [];
+  return db.select().from(outboxJobs).where(inArray(outboxJobs.id, ids)).all();
+}
+
+export function updateJob(
+  db: Executor,
+  id: number,
+  values: Partial<Omit<OutboxJobRow, "id">>,
+): OutboxJobRow | undefined {
+  return db.update(outboxJobs).set(values).where(eq(outboxJobs.id, id)).returning().get();
+}
+
+export function findJobByProviderMessage(
+  db: Executor,
+  channel: OutboxChannel,
+  providerMessageId: string,
+): OutboxJobRow | undefined {
+  return db
+    .select()
+    .from(outboxJobs)
+    .where(
+      and(eq(outboxJobs.channel, channel), eq(outboxJobs.providerMessageId, providerMessageId)),
+    )
+    .get();
+}
+
+export function findStatusUpdate(db: Executor, id: number) {
+  return db.select().from(statusUpdates).where(eq(statusUpdates.id, id)).get();
+}
+
+export function updateStatusUpdateFields(
+  db: Executor,
+  id: number,
+  values: Partial<typeof statusUpdates.$inferInsert>,
+): void {
+  db.update(statusUpdates).set(values).where(eq(statusUpdates.id, id)).run();
+}
+
+export function turnWhatsAppOff(db: Executor, userId: number, now: number): void {
+  db.update(users)
+    .set({ notifyByWhatsapp: false, updatedAt: now })
+    .where(eq(users.id, userId))
+    .run();
+}
+
+export interface OutboxBacklog {
+  pending: number;
+  inFlight: number;
+  oldestPendingAt: number | null;
+}
+
+export function outboxBacklog(db: Executor): OutboxBacklog {
+  const row = db
+    .select({
+      pending: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'pending' then 1 end), 0)`,
+      inFlight: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'in_flight' then 1 end), 0)`,
+      oldest: sql<number | null>`min(case when ${outboxJobs.state} = 'pending'
+        then ${outboxJobs.createdAt} end)`,
+    })
+    .from(outboxJobs)
+    .where(inArray(outboxJobs.state, ["pending", "in_flight"]))
+    .get();
+  return {
+    pending: Number(row?.pending ?? 0),
+    inFlight: Number(row?.inFlight ?? 0),
+    oldestPendingAt: row?.oldest ?? null,
+  };
+}

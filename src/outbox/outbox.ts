@@ -1,0 +1,174 @@
+import type { Executor } from "../db/connection.ts";
+import type { NotifyStatus, OutboxChannel } from "../db/schema.ts";
+import { sortableId } from "../http/ids.ts";
+import {
+  findJob,
+  findStatusUpdate,
+  insertJob,
+  type OutboxJobRow,
+  turnWhatsAppOff,
+  updateJob,
+  updateStatusUpdateFields,
+} from "./outbox.queries.ts";
+import type { DeliveryResult, EmailMessage, WhatsAppMessage } from "./types.ts";
+
+export type JobPayload =
+  | { channel: "email"; message: EmailMessage; redact?: string[] }
+  | { channel: "whatsapp"; message: WhatsAppMessage };
+
+export interface JobOrigin {
+  purpose: "status_update" | "verification" | "login_code";
+  userId: number | null;
+  statusUpdateId: number | null;
+}
+
+/**
+ * How long a job keeps being retried through an outage before it is given up. Resend keeps an
+ * Idempotency-Key for 24 hours; a retry after that could deliver an e-mail a second time.
+ */
+export const GiveUpAfterMs = 23 * 60 * 60 * 1000;
+const FirstRetryMs = 15_000;
+const MaxRetryMs = 15 * 60 * 1000;
+
+/** Writes a job; call it inside the transaction that makes the message necessary. */
+export function enqueue(tx: Executor, origin: JobOrigin, payload: JobPayload, now: number) {
+  return insertJob(tx, {
+    channel: payload.channel,
+    purpose: origin.purpose,
+    idempotencyKey: sortableId("job_", now),
+    userId: origin.userId,
+    statusUpdateId: origin.statusUpdateId,
+    payload,
+    nextAttemptAt: now,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
+/** 15 s, 30 s, 1 min... up to 15 min, each spread by a fifth so retries do not arrive together. */
+export function retryDelayMs(attempts: number, random = Math.random): number {
+  const base = Math.min(MaxRetryMs, FirstRetryMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+type Finished = Exclude<DeliveryResult, { outcome: "retry" }>;
+
+/**
+ * Writes what a delivery attempt came to: the job's new state and, for a status update's
+ * message, the channel's `*_notify_*` fields. One transaction, so the two never disagree.
+ */
+export function recordOutcome(
+  db: Executor,
+  job: OutboxJobRow,
+  result: DeliveryResult,
+  now: number,
+  random = Math.random,
+): OutboxJobRow {
+  // A Twilio status callback can report a failure before the sender has written down that
+  // Twilio accepted the message; that failure is the later news and stands.
+  const current = findJob(db, job.id);
+  if (current?.state === "failed" && result.outcome === "sent") {
+    return updateJob(db, job.id, {
+      providerMessageId: result.providerMessageId ?? current.providerMessageId,
+      updatedAt: now,
+    })!;
+  }
+  const final = asFinal(job, result, now);
+  if (!final) {
+    const retry = result as Extract<DeliveryResult, { outcome: "retry" }>;
+    const delay = Math.max(retry.retryAfterMs ?? 0, retryDelayMs(job.attempts, random));
+    const updated = updateJob(db, job.id, {
+      state: "pending",
+      leaseUntil: null,
+      nextAttemptAt: now + delay,
+      lastError: retry.error,
+      updatedAt: now,
+    })!;
+    writeChannelFields(db, updated, "pending", retry.error, null);
+    return updated;
+  }
+
+  const state = final.outcome;
+  const error = final.outcome === "failed" ? final.error : null;
+  const reason = final.outcome === "skipped" ? final.reason : error;
+  const updated = updateJob(db, job.id, {
+    state,
+    leaseUntil: null,
+    lastError: reason,
+    providerMessageId:
+      final.outcome === "sent" ? (final.providerMessageId ?? job.providerMessageId) : null,
+    payload: erased(job.payload as JobPayload),
+    finishedAt: now,
+    updatedAt: now,
+  })!;
+  if (final.outcome === "failed" && final.optedOut && job.userId !== null) {
+    turnWhatsAppOff(db, job.userId, now);
+  }
+  writeChannelFields(db, updated, state, reason, state === "sent" ? now : null);
+  return updated;
+}
+
+/** A retry past the give-up age is a failure; anything else stands as it came. */
+function asFinal(job: OutboxJobRow, result: DeliveryResult, now: number): Finished | null {
+  if (result.outcome !== "retry") return result;
+  if (now - job.createdAt < GiveUpAfterMs) return null;
+  return { outcome: "failed", error: `gave up after 23 hours; last error: ${result.error}` };
+}
+
+/** Once a job is finished its secrets (a sign-in code, a verification link) are not kept. */
+function erased(payload: JobPayload): JobPayload {
+  if (payload.channel !== "email" || !payload.redact?.length) return payload;
+  const hide = (text: string) =>
+    payload.redact!.reduce((out, secret) => out.replaceAll(secret, "[redacted]"), text);
+  return {
+    channel: "email",
+    message: {
+      ...payload.message,
+      subject: hide(payload.message.subject),
+      html: hide(payload.message.html),
+      text: hide(payload.message.text),
+    },
+  };
+}
+
+function writeChannelFields(
+  db: Executor,
+  job: OutboxJobRow,
+  status: NotifyStatus,
+  lastError: string | null,
+  sentAt: number | null,
+): void {
+  if (job.statusUpdateId === null) return;
+  const update = findStatusUpdate(db, job.statusUpdateId);
+  if (!update) return;
+  const fields = channelFields(job.channel, status, job.attempts, lastError, sentAt);
+  const email = job.channel === "email" ? status : update.emailNotifyStatus;
+  const whatsapp = job.channel === "whatsapp" ? status : update.whatsappNotifyStatus;
+  updateStatusUpdateFields(db, update.id, {
+    ...fields,
+    notified: email === "sent" || whatsapp === "sent" ? 1 : 0,
+  });
+}
+
+function channelFields(
+  channel: OutboxChannel,
+  status: NotifyStatus,
+  attempts: number,
+  lastError: string | null,
+  sentAt: number | null,
+) {
+  if (channel === "email") {
+    return {
+      emailNotifyStatus: status,
+      emailNotifyAttempts: attempts,
+      emailNotifyLastError: lastError,
+      ...(sentAt !== null ? { emailNotifySentAt: sentAt } : {}),
+    };
+  }
+  return {
+    whatsappNotifyStatus: status,
+    whatsappNotifyAttempts: attempts,
+    whatsappNotifyLastError: lastError,
+    ...(sentAt !== null ? { whatsappNotifySentAt: sentAt } : {}),
+  };
+}

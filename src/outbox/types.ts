@@ -1,0 +1,42 @@
+import type { Language } from "../messages/language.ts";
+
+/** A rendered e-mail, as the outbox stores it and the e-mail sender hands it to Resend. */
+export interface EmailMessage {
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+}
+
+/**
+ * A WhatsApp message in both of the forms Twilio may need: the approved template's variables
+ * (business-initiated messages outside the 24-hour window need a template) and the free text
+ * used when no template is configured for the language.
+ */
+export interface WhatsAppMessage {
+  /** E.164, without the "whatsapp:" prefix. */
+  to: string;
+  language: Language;
+  /** Template variables by position ("1", "2", ...); never empty strings. */
+  variables: Record<string, string>;
+  text: string;
+}
+
+/** What one delivery attempt came to, as the outbox needs to know it. */
+export type DeliveryResult =
+  | { outcome: "sent"; providerMessageId?: string }
+  /** Worth trying again later: rate limits, 5xx, network. */
+  | { outcome: "retry"; error: string; retryAfterMs?: number }
+  /** Trying again would not help. `optedOut` turns the user's WhatsApp off. */
+  | { outcome: "failed"; error: string; optedOut?: boolean }
+  /** Not sent on purpose, such as no provider configured; the message went to the log. */
+  | { outcome: "skipped"; reason: string };
+
+export interface EmailSender {
+  /** `secrets` (a sign-in code, a link's token) may be sent but never written to a log. */
+  send(message: EmailMessage, idempotencyKey: string, secrets?: string[]): Promise<DeliveryResult>;
+}
+
+export interface WhatsAppSender {
+  send(message: WhatsAppMessage, idempotencyKey: string): Promise<DeliveryResult>;
+}

@@ -1,0 +1,168 @@
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/connection.ts";
+import type { OutboxChannel } from "../db/schema.ts";
+import type { Logger } from "../logger.ts";
+import { claimableJobIds, jobsByIds, type OutboxJobRow, updateJob } from "./outbox.queries.ts";
+import { type JobPayload, recordOutcome } from "./outbox.ts";
+import type { DeliveryResult, EmailSender, WhatsAppSender } from "./types.ts";
+
+export interface OutboxWorkerOptions {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  email: EmailSender;
+  whatsapp: WhatsAppSender;
+  /** How long a taken job is ours before another run may take it again. */
+  leaseMs?: number;
+  /** Jobs taken per run; small, so a lease comfortably outlives the slowest batch. */
+  batchSize?: number;
+}
+
+export interface RunSummary {
+  claimed: number;
+  sent: number;
+  retried: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface OutboxWorker {
+  /** Takes the jobs due now, delivers them, and records every outcome. */
+  runOnce(): Promise<RunSummary>;
+  readonly running: boolean;
+}
+
+/**
+ * WhatsApp has no idempotency key: a job found still taken after its lease ran out may have
+ * reached Twilio before the process stopped. It is closed rather than sent again, because a
+ * message twice is worse than the rare message lost in that instant; a later status callback
+ * from Twilio can still confirm that it was delivered.
+ */
+export const UnknownWhatsAppOutcome =
+  "outcome unknown: the service stopped while sending; not sent again so it cannot arrive twice";
+
+export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
+  const { db, clock, logger } = options;
+  const leaseMs = options.leaseMs ?? 120_000;
+  const batchSize = options.batchSize ?? 20;
+  let running = false;
+
+  function claim(): { job: OutboxJobRow; interrupted: boolean }[] {
+    const now = clock.now();
+    return db.transaction((tx) => {
+      const ids = claimableJobIds(tx, now, batchSize);
+      return jobsByIds(tx, ids).map((job) => {
+        const taken = updateJob(tx, job.id, {
+          state: "in_flight",
+          leaseUntil: now + leaseMs,
+          attempts: job.attempts + 1,
+          updatedAt: now,
+        })!;
+        return { job: taken, interrupted: job.state === "in_flight" };
+      });
+    });
+  }
+
+  async function deliver(job: OutboxJobRow, interrupted: boolean): Promise<DeliveryResult> {
+    const payload = job.payload as JobPayload;
+    if (payload.channel === "email") {
+      return options.email.send(payload.message, job.idempotencyKey, payload.redact);
+    }
+    if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
+    return options.whatsapp.send(payload.message, job.idempotencyKey);
+  }
+
+  async function deliverChannel(
+    claimed: { job: OutboxJobRow; interrupted: boolean }[],
+    channel: OutboxChannel,
+    summary: RunSummary,
+  ): Promise<void> {
+    for (const { job, interrupted } of claimed) {
+      if (job.channel !== channel) continue;
+      let result: DeliveryResult;
+      try {
+        result = await deliver(job, interrupted);
+      } catch (error) {
+        // A sender that throws has told us nothing final: treat it as a passing failure.
+        result = { outcome: "retry", error: error instanceof Error ? error.message : "error" };
+      }
+      const finished = recordOutcome(db, job, result, clock.now());
+      count(summary, finished.state === "pending" ? "retry" : result.outcome);
+      logger.info(
+        {
+          job_id: job.id,
+          channel,
+          purpose: job.purpose,
+          attempt: job.attempts,
+          outcome: finished.state,
+          error: finished.lastError ?? undefined,
+        },
+        "outbox delivery",
+      );
+    }
+  }
+
+  return {
+    async runOnce() {
+      const summary: RunSummary = { claimed: 0, sent: 0, retried: 0, failed: 0, skipped: 0 };
+      if (running) return summary;
+      running = true;
+      try {
+        const claimed = claim();
+        summary.claimed = claimed.length;
+        // The channels do not wait on each other; each keeps its own pace and order.
+        await Promise.all([
+          deliverChannel(claimed, "email", summary),
+          deliverChannel(claimed, "whatsapp", summary),
+        ]);
+      } finally {
+        running = false;
+      }
+      return summary;
+    },
+    get running() {
+      return running;
+    },
+  };
+}
+
+function count(summary: RunSummary, outcome: DeliveryResult["outcome"]): void {
+  if (outcome === "sent") summary.sent += 1;
+  else if (outcome === "retry") summary.retried += 1;
+  else if (outcome === "failed") summary.failed += 1;
+  else summary.skipped += 1;
+}
+
+/**
+ * Runs the worker until stopped: straight on while there is work, then once a second. A run
+ * that throws is logged and the loop carries on; the jobs it held come back when leases end.
+ */
+export function startOutboxLoop(worker: OutboxWorker, logger: Logger, idleMs = 1000) {
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const loop = (async () => {
+    while (!stopped) {
+      let claimed = 0;
+      try {
+        claimed = (await worker.runOnce()).claimed;
+      } catch (error) {
+        logger.error({ err: error }, "outbox run failed");
+      }
+      if (claimed === 0 && !stopped) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, idleMs);
+        });
+        wake = null;
+      }
+    }
+  })();
+  return {
+    /** Lets the current run finish, then ends the loop. */
+    async stop(): Promise<void> {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,389 @@
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { validateRequest } from "twilio/lib/webhooks/webhooks";
+import { loadConfig } from "../../src/config.ts";
+import { createLogger, memoryDestination } from "../../src/logger.ts";
+import {
+  BaseUrlRequestClient,
+  createLogWhatsAppSender,
+  createTwilioSender,
+  createWhatsAppSender,
+  type TwilioSenderOptions,
+} from "../../src/notifications/whatsapp-sender.ts";
+import type { WhatsAppMessage } from "../../src/outbox/types.ts";
+import { startTwilioFake, type TwilioFakeMode } from "../fakes/twilio-fake.ts";
+
+const AccountSid = `AC${"a1".repeat(16)}`;
+const AuthToken = "twilio-auth-token-for-tests-0001";
+const From = "+14155238886";
+const ContentSids = {
+  en: `HX${"e".repeat(32)}`,
+  es: `HX${"5".repeat(32)}`,
+  pt: `HX${"b".repeat(32)}`,
+};
+const CallbackUrl = "https://immigraflow.example/v1/providers/twilio/status";
+const Phone = "+5511987654321";
+
+const fake = startTwilioFake({ accountSid: AccountSid, authToken: AuthToken, slowMs: 1500 });
+afterAll(() => fake.stop());
+beforeEach(() => fake.reset());
+
+function sender(overrides: Partial<TwilioSenderOptions> = {}) {
+  const logs = memoryDestination();
+  const logger = createLogger({ level: "info", format: "json", destination: logs.stream });
+  const whatsapp = createTwilioSender({
+    accountSid: AccountSid,
+    authToken: AuthToken,
+    from: From,
+    contentSids: ContentSids,
+    apiBaseUrl: fake.url,
+    statusCallbackUrl: CallbackUrl,
+    logger,
+    ...overrides,
+  });
+  return { whatsapp, logs };
+}
+
+function message(overrides: Partial<WhatsAppMessage> = {}): WhatsAppMessage {
+  return {
+    to: Phone,
+    language: "en",
+    variables: { "1": "Ana", "2": "IOE0912345678", "3": "Case Was Approved" },
+    text: "Ana, your case IOE0912345678 moved: Case Was Approved",
+    ...overrides,
+  };
+}
+
+describe("template messages", () => {
+  for (const language of ["en", "es", "pt"] as const) {
+    test(`${language} uses its own Content SID with the variables as JSON`, async () => {
+      const { whatsapp } = sender();
+
+      const result = await whatsapp.send(message({ language }), "job_01TEMPLATE");
+
+      expect(result).toEqual({ outcome: "sent", providerMessageId: fake.messages[0]!.sid });
+      const sent = fake.messages[0]!;
+      expect(sent.sid).toMatch(/^SM[0-9a-f]{32}$/);
+      expect(sent.contentSid).toBe(ContentSids[language]);
+      expect(sent.body).toBeNull();
+      expect(JSON.parse(sent.contentVariables!)).toEqual(message().variables);
+    });
+  }
+
+  test("addresses carry the whatsapp: prefix and the callback names the job", async () => {
+    const { whatsapp } = sender({ from: `whatsapp:${From}` });
+
+    await whatsapp.send(message(), "job_01ADDRESS");
+
+    const sent = fake.messages[0]!;
+    expect(sent.to).toBe(`whatsapp:${Phone}`);
+    expect(sent.from).toBe(`whatsapp:${From}`);
+    expect(sent.statusCallback).toBe(`${CallbackUrl}?job=job_01ADDRESS`);
+  });
+
+  test("an empty variable is sent as a dash, never as an empty string", async () => {
+    const { whatsapp } = sender();
+
+    await whatsapp.send(message({ variables: { "1": "", "2": "  ", "3": "ok" } }), "job_01EMPTY");
+
+    const variables = JSON.parse(fake.messages[0]!.contentVariables!);
+    expect(variables).toEqual({ "1": "-", "2": "-", "3": "ok" });
+  });
+
+  test("accents and tildes arrive intact", async () => {
+    const { whatsapp } = sender();
+    const variables = { "1": "João", "2": "ação concluída", "3": "España, señora" };
+
+    await whatsapp.send(message({ language: "pt", variables }), "job_01UTF8");
+
+    expect(JSON.parse(fake.messages[0]!.contentVariables!)).toEqual(variables);
+  });
+
+  test("no StatusCallback is asked for when no callback URL is configured", async () => {
+    const { whatsapp } = sender({ statusCallbackUrl: undefined });
+
+    await whatsapp.send(message(), "job_01NOCALLBACK");
+
+    expect(fake.messages[0]!.statusCallback).toBeNull();
+  });
+});
+
+describe("free text", () => {
+  test("a language without a Content SID gets the text as Body (the sandbox case)", async () => {
+    const { whatsapp } = sender({ contentSids: { en: ContentSids.en } });
+    const text = "Seu caso mudou: ação necessária. ¿Qué pasa en España? 🇧🇷";
+
+    const result = await whatsapp.send(message({ language: "pt", text }), "job_01TEXT");
+
+    expect(result.outcome).toBe("sent");
+    const sent = fake.messages[0]!;
+    expect(sent.body).toBe(text);
+    expect(sent.contentSid).toBeNull();
+    expect(sent.contentVariables).toBeNull();
+  });
+
+  test("an empty Content SID counts as none", async () => {
+    const { whatsapp } = sender({ contentSids: { en: "", es: "", pt: "" } });
+
+    await whatsapp.send(message(), "job_01BLANKSID");
+
+    expect(fake.messages[0]!.body).toBe(message().text);
+  });
+});
+
+describe("error classes", () => {
+  const cases: [TwilioFakeMode, "retry" | "failed", string, boolean?][] = [
+    ["too_many_requests", "retry", "Twilio 20429"],
+    ["sender_rate_limited", "retry", "Twilio 63018"],
+    ["server_error", "retry", "Twilio 20500"],
+    ["service_unavailable", "retry", "Twilio 20503"],
+    ["connection_reset", "retry", "Twilio unreachable: ECONNRESET"],
+    ["outside_window", "failed", "Twilio 63016"],
+    ["opted_out", "failed", "Twilio 21610", true],
+    ["invalid_number", "failed", "Twilio 21211"],
+  ];
+  for (const [mode, outcome, error, optedOut] of cases) {
+    test(`${mode} -> ${outcome}`, async () => {
+      const { whatsapp } = sender();
+      fake.failNext(mode);
+
+      const result = await whatsapp.send(message(), "job_01ERROR");
+
+      expect(result.outcome).toBe(outcome);
+      expect("error" in result && result.error).toStartWith(error);
+      expect("optedOut" in result && result.optedOut === true).toBe(optedOut === true);
+      expect(fake.messages).toHaveLength(0);
+    });
+  }
+
+  test("63016 on free text says a template is needed", async () => {
+    const { whatsapp } = sender({ contentSids: {} });
+    fake.failNext("outside_window");
+
+    const result = await whatsapp.send(message(), "job_01WINDOW");
+
+    expect(result).toMatchObject({ outcome: "failed" });
+    expect("error" in result && result.error).toContain("configure a template");
+  });
+
+  test("a refused auth token is permanent (20003)", async () => {
+    const { whatsapp } = sender({ authToken: "not-the-token" });
+
+    const result = await whatsapp.send(message(), "job_01AUTH");
+
+    expect(result).toMatchObject({ outcome: "failed" });
+    expect("error" in result && result.error).toStartWith("Twilio 20003");
+  });
+
+  test("a timeout is worth retrying", async () => {
+    const { whatsapp } = sender({ timeoutMs: 200 });
+    fake.failNext("slow");
+
+    const result = await whatsapp.send(message(), "job_01SLOW");
+
+    expect(result.outcome).toBe("retry");
+  });
+
+  test("nobody listening is worth retrying", async () => {
+    const { whatsapp } = sender({ apiBaseUrl: "http://127.0.0.1:9" });
+
+    const result = await whatsapp.send(message(), "job_01REFUSED");
+
+    expect(result).toMatchObject({ outcome: "retry" });
+    expect("error" in result && result.error).toStartWith("Twilio unreachable");
+  });
+
+  test("a number that is not E.164 fails without calling Twilio", async () => {
+    const { whatsapp } = sender();
+
+    const result = await whatsapp.send(message({ to: "011 5511987654321" }), "job_01E164");
+
+    expect(result).toMatchObject({ outcome: "failed" });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test("a retry after a failure sends normally", async () => {
+    const { whatsapp } = sender();
+    fake.failNext("service_unavailable");
+
+    const first = await whatsapp.send(message(), "job_01AGAIN");
+    const second = await whatsapp.send(message(), "job_01AGAIN");
+
+    expect([first.outcome, second.outcome]).toEqual(["retry", "sent"]);
+    expect(fake.messages).toHaveLength(1);
+  });
+});
+
+describe("logs", () => {
+  test("one line per delivery with the number masked, never the token", async () => {
+    const { whatsapp, logs } = sender();
+    fake.failNext("invalid_number");
+
+    await whatsapp.send(message(), "job_01LOG1");
+    await whatsapp.send(message(), "job_01LOG2");
+
+    const lines = logs.lines.filter((line) => line.msg === "whatsapp delivery");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ to: "+55*******4321", outcome: "failed", code: 21211 });
+    expect(lines[1]).toMatchObject({ to: "+55*******4321", outcome: "sent" });
+    const everything = JSON.stringify(logs.lines);
+    expect(everything).not.toContain(Phone);
+    expect(everything).not.toContain(Phone.slice(1));
+    expect(everything).not.toContain(AuthToken);
+  });
+
+  test("Twilio's error text loses the full number it quotes", async () => {
+    const { whatsapp } = sender();
+    fake.failNext("invalid_number");
+
+    const result = await whatsapp.send(message(), "job_01QUOTE");
+
+    expect("error" in result && result.error).not.toContain(Phone);
+    expect("error" in result && result.error).toContain("+55*******4321");
+  });
+});
+
+describe("where requests go", () => {
+  test("TWILIO_API_BASE_URL sends the SDK's request to the same path elsewhere", async () => {
+    const { whatsapp } = sender();
+
+    await whatsapp.send(message(), "job_01ROUTE");
+
+    expect(fake.requests).toEqual([
+      { method: "POST", path: `/2010-04-01/Accounts/${AccountSid}/Messages.json`, status: 201 },
+    ]);
+  });
+
+  test("the rewrite keeps the query and puts a base path in front", async () => {
+    const client = new BaseUrlRequestClient(`${fake.url}/twilio/`, { timeout: 2000 });
+    const path = `/2010-04-01/Accounts/${AccountSid}/Messages.json?PageSize=2&To=whatsapp%3A%2B1`;
+
+    await client.request({
+      method: "get",
+      uri: `https://api.twilio.com${path}`,
+      username: AccountSid,
+      password: AuthToken,
+    });
+
+    expect(fake.requests.at(-1)?.path).toBe(`/twilio${path}`);
+  });
+});
+
+describe("choosing a sender", () => {
+  test("without Twilio settings messages go to the log and count as skipped", async () => {
+    const logs = memoryDestination();
+    const logger = createLogger({ level: "info", format: "json", destination: logs.stream });
+    const whatsapp = createWhatsAppSender(loadConfig({}, false), logger);
+
+    const result = await whatsapp.send(message(), "job_01LOGONLY");
+
+    expect(result).toEqual({ outcome: "skipped", reason: "no WhatsApp provider configured" });
+    const line = logs.lines.find(
+      (entry) => entry.msg === "whatsapp not sent: no provider configured",
+    );
+    expect(line).toMatchObject({ to: "+55*******4321", text: message().text });
+    expect(JSON.stringify(logs.lines)).not.toContain(Phone);
+  });
+
+  test("the log sender never calls anybody", async () => {
+    const logger = createLogger({ level: "silent", format: "json" });
+
+    const result = await createLogWhatsAppSender(logger).send(message(), "job_01QUIET");
+
+    expect(result.outcome).toBe("skipped");
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test("with Twilio settings it sends through Twilio, callbacks to PUBLIC_BASE_URL", async () => {
+    const logger = createLogger({ level: "silent", format: "json" });
+    const config = loadConfig(
+      {
+        PUBLIC_BASE_URL: "https://cases.example.org/",
+        TWILIO_ACCOUNT_SID: AccountSid,
+        TWILIO_AUTH_TOKEN: AuthToken,
+        TWILIO_WHATSAPP_FROM: From,
+        TWILIO_CONTENT_SID_ES: ContentSids.es,
+        TWILIO_API_BASE_URL: fake.url,
+      },
+      false,
+    );
+
+    const result = await createWhatsAppSender(config, logger).send(
+      message({ language: "es" }),
+      "job_01CONFIG",
+    );
+
+    expect(result.outcome).toBe("sent");
+    expect(fake.messages[0]).toMatchObject({
+      contentSid: ContentSids.es,
+      statusCallback: "https://cases.example.org/v1/providers/twilio/status?job=job_01CONFIG",
+    });
+  });
+});
+
+describe("the fake over HTTP, for tests that run the binary in another process", () => {
+  test("modes, messages and signed status callbacks can be driven from outside", async () => {
+    const received: { url: string; signature: string | null; form: Record<string, string> }[] = [];
+    const receiver = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(request) {
+        const form = Object.fromEntries(new URLSearchParams(await request.text()));
+        received.push({
+          url: request.url,
+          signature: request.headers.get("x-twilio-signature"),
+          form,
+        });
+        return new Response(null, { status: 204 });
+      },
+    });
+    const callbackBase = `http://127.0.0.1:${receiver.port}/v1/providers/twilio/status`;
+    const { whatsapp } = sender({ statusCallbackUrl: callbackBase });
+    const control = (path: string, body?: object) =>
+      fetch(`${fake.url}${path}`, {
+        method: body ? "POST" : "GET",
+        headers: { "content-type": "application/json" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+
+    try {
+      await control("/__fake/mode", { mode: "opted_out", times: 1 });
+      const refused = await whatsapp.send(message(), "job_01REMOTE");
+      const accepted = await whatsapp.send(message(), "job_01REMOTE");
+      const listed = (await (await control("/__fake/messages")).json()) as any;
+      const sid = listed.messages[0].sid;
+      const reported = await control("/__fake/status", {
+        sid,
+        status: "undelivered",
+        error_code: "63016",
+      });
+
+      expect([refused.outcome, accepted.outcome]).toEqual(["failed", "sent"]);
+      expect(listed.messages).toHaveLength(1);
+      expect(await reported.json()).toEqual({ callback_status: 204 });
+      const callback = received[0]!;
+      expect(callback.url).toBe(`${callbackBase}?job=job_01REMOTE`);
+      expect(callback.form).toMatchObject({
+        MessageSid: sid,
+        MessageStatus: "undelivered",
+        ErrorCode: "63016",
+      });
+      expect(validateRequest(AuthToken, callback.signature!, callback.url, callback.form)).toBe(
+        true,
+      );
+      expect(validateRequest("other-token", callback.signature!, callback.url, callback.form)).toBe(
+        false,
+      );
+    } finally {
+      await receiver.stop(true);
+    }
+  });
+
+  test("a dropped connection is logged with status 0", async () => {
+    const { whatsapp } = sender();
+    fake.failNext("connection_reset");
+
+    await whatsapp.send(message(), "job_01DROPPED");
+
+    expect(fake.requests.map((request) => request.status)).toEqual([0]);
+  });
+});
