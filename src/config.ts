@@ -62,6 +62,10 @@ const Settings = T.Object({
   twilioContentSidEs: T.String(),
   twilioContentSidPt: T.String(),
   twilioApiBaseUrl: T.String(),
+  userTokenTtlDays: T.Number({ exclusiveMinimum: 0, maximum: 3650 }),
+  rateLimitPerMinute: T.Integer({ minimum: 1 }),
+  webhookAllowPrivate: T.Boolean(),
+  webhookAllowHttp: T.Boolean(),
 });
 
 export type Config = Static<typeof Settings> & {
@@ -106,6 +110,10 @@ const Variables: Record<keyof Static<typeof Settings>, string> = {
   twilioContentSidEs: "TWILIO_CONTENT_SID_ES",
   twilioContentSidPt: "TWILIO_CONTENT_SID_PT",
   twilioApiBaseUrl: "TWILIO_API_BASE_URL",
+  userTokenTtlDays: "USER_TOKEN_TTL_DAYS",
+  rateLimitPerMinute: "RATE_LIMIT_PER_MINUTE",
+  webhookAllowPrivate: "WEBHOOK_ALLOW_PRIVATE",
+  webhookAllowHttp: "WEBHOOK_ALLOW_HTTP",
 };
 
 type Env = Record<string, string | undefined>;
@@ -122,6 +130,14 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     const value = Number(raw);
     if (!Number.isFinite(value)) problems.push(`${name}: "${raw}" is not a number`);
     return value;
+  };
+
+  const flag = (name: string) => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined || raw === "false" || raw === "0" || raw === "no") return false;
+    if (raw === "true" || raw === "1" || raw === "yes") return true;
+    problems.push(`${name}: "${raw}" must be true or false`);
+    return false;
   };
 
   const rawMode = read("USCIS_MODE") ?? "simulator";
@@ -168,6 +184,10 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     twilioContentSidEs: read("TWILIO_CONTENT_SID_ES") ?? "",
     twilioContentSidPt: read("TWILIO_CONTENT_SID_PT") ?? "",
     twilioApiBaseUrl: (read("TWILIO_API_BASE_URL") ?? "").replace(/\/+$/, ""),
+    userTokenTtlDays: number("USER_TOKEN_TTL_DAYS", 30),
+    rateLimitPerMinute: number("RATE_LIMIT_PER_MINUTE", 600),
+    webhookAllowPrivate: flag("WEBHOOK_ALLOW_PRIVATE"),
+    webhookAllowHttp: flag("WEBHOOK_ALLOW_HTTP"),
   };
 
   for (const error of Value.Errors(Settings, candidate)) {

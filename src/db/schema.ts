@@ -169,7 +169,7 @@ export const checkCache = sqliteTable("check_cache", {
   fetchedAt: integer("fetched_at").notNull(),
 });
 
-export type OutboxChannel = "email" | "whatsapp";
+export type OutboxChannel = "email" | "whatsapp" | "webhook";
 export type OutboxState = "pending" | "in_flight" | "sent" | "failed" | "skipped";
 
 /**
@@ -189,6 +189,9 @@ export const outboxJobs = sqliteTable(
     statusUpdateId: integer("status_update_id").references(() => statusUpdates.id, {
       onDelete: "cascade",
     }),
+    /** For webhook deliveries: the endpoint, and the event id sent as webhook-id. */
+    webhookId: integer("webhook_id").references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: text("event_id"),
     /** The rendered message; secrets in it are erased once the job is finished. */
     payload: text("payload", { mode: "json" }).notNull(),
     state: text("state").$type<OutboxState>().notNull().default("pending"),
@@ -206,4 +209,87 @@ export const outboxJobs = sqliteTable(
     index("outbox_user_channel").on(table.userId, table.channel, table.id),
     index("outbox_provider_message").on(table.providerMessageId),
   ],
+);
+
+/** A signed-in end user's bearer token; only its hash is kept. */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    lastUsedAt: integer("last_used_at"),
+    createdAt: createdAt(),
+  },
+  (table) => [index("sessions_user").on(table.userId)],
+);
+
+/** One-time sign-in codes: hashed, single-use, short-lived, with a count of wrong guesses. */
+export const loginCodes = sqliteTable(
+  "login_codes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    codeHash: text("code_hash").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    usedAt: integer("used_at"),
+    createdAt: createdAt(),
+  },
+  (table) => [index("login_codes_user").on(table.userId, table.id)],
+);
+
+/**
+ * A partner's webhook endpoint. The signing secret is kept as it is: HMAC signatures need it,
+ * as at every webhook provider; it is shown to the partner once and never logged.
+ */
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    clientId: integer("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    description: text("description"),
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    secret: text("secret").notNull(),
+    lastDeliveryAt: integer("last_delivery_at"),
+    lastDeliveryStatus: text("last_delivery_status"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    disabledReason: text("disabled_reason"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [index("webhooks_client").on(table.clientId)],
+);
+
+/** Every attempt to deliver an event to a webhook, with a short excerpt of the answer. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    webhookId: integer("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    jobId: integer("job_id"),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** "delivered", "retrying", "failed", "refused". */
+    outcome: text("outcome").notNull(),
+    responseStatus: integer("response_status"),
+    error: text("error"),
+    responseExcerpt: text("response_excerpt"),
+    durationMs: integer("duration_ms"),
+    attemptedAt: integer("attempted_at").notNull(),
+  },
+  (table) => [index("webhook_deliveries_webhook").on(table.webhookId, table.id)],
 );

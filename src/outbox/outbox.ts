@@ -10,16 +10,19 @@ import {
   updateJob,
   updateStatusUpdateFields,
 } from "./outbox.queries.ts";
-import type { DeliveryResult, EmailMessage, WhatsAppMessage } from "./types.ts";
+import type { DeliveryResult, EmailMessage, WebhookEvent, WhatsAppMessage } from "./types.ts";
 
 export type JobPayload =
   | { channel: "email"; message: EmailMessage; redact?: string[] }
-  | { channel: "whatsapp"; message: WhatsAppMessage };
+  | { channel: "whatsapp"; message: WhatsAppMessage }
+  | { channel: "webhook"; event: WebhookEvent };
 
 export interface JobOrigin {
-  purpose: "status_update" | "verification" | "login_code";
+  purpose: "status_update" | "verification" | "login_code" | "webhook_event";
   userId: number | null;
   statusUpdateId: number | null;
+  webhookId?: number | null;
+  eventId?: string | null;
 }
 
 /**
@@ -38,6 +41,8 @@ export function enqueue(tx: Executor, origin: JobOrigin, payload: JobPayload, no
     idempotencyKey: sortableId("job_", now),
     userId: origin.userId,
     statusUpdateId: origin.statusUpdateId,
+    webhookId: origin.webhookId ?? null,
+    eventId: origin.eventId ?? null,
     payload,
     nextAttemptAt: now,
     createdAt: now,
@@ -49,6 +54,27 @@ export function enqueue(tx: Executor, origin: JobOrigin, payload: JobPayload, no
 export function retryDelayMs(attempts: number, random = Math.random): number {
   const base = Math.min(MaxRetryMs, FirstRetryMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** API.md's schedule for webhooks: after the last of these, the delivery has failed. */
+export const WebhookRetryScheduleMs = [
+  5_000,
+  5 * 60_000,
+  30 * 60_000,
+  2 * 3600_000,
+  5 * 3600_000,
+  10 * 3600_000,
+  10 * 3600_000,
+];
+
+/** When to try again, or null when this channel's retries are spent. */
+function nextRetryDelay(job: OutboxJobRow, now: number, random: () => number): number | null {
+  if (job.channel === "webhook") {
+    const delay = WebhookRetryScheduleMs[job.attempts - 1];
+    return delay === undefined ? null : Math.round(delay * (0.9 + 0.2 * random()));
+  }
+  if (now - job.createdAt >= GiveUpAfterMs) return null;
+  return retryDelayMs(job.attempts, random);
 }
 
 type Finished = Exclude<DeliveryResult, { outcome: "retry" }>;
@@ -73,10 +99,11 @@ export function recordOutcome(
       updatedAt: now,
     })!;
   }
-  const final = asFinal(job, result, now);
+  const retryIn = result.outcome === "retry" ? nextRetryDelay(job, now, random) : null;
+  const final = asFinal(job, result, retryIn);
   if (!final) {
     const retry = result as Extract<DeliveryResult, { outcome: "retry" }>;
-    const delay = Math.max(retry.retryAfterMs ?? 0, retryDelayMs(job.attempts, random));
+    const delay = Math.max(retry.retryAfterMs ?? 0, retryIn ?? 0);
     const updated = updateJob(db, job.id, {
       state: "pending",
       leaseUntil: null,
@@ -108,11 +135,17 @@ export function recordOutcome(
   return updated;
 }
 
-/** A retry past the give-up age is a failure; anything else stands as it came. */
-function asFinal(job: OutboxJobRow, result: DeliveryResult, now: number): Finished | null {
+/** A retry with no retries left is a failure; anything else stands as it came. */
+function asFinal(
+  job: OutboxJobRow,
+  result: DeliveryResult,
+  retryIn: number | null,
+): Finished | null {
   if (result.outcome !== "retry") return result;
-  if (now - job.createdAt < GiveUpAfterMs) return null;
-  return { outcome: "failed", error: `gave up after 23 hours; last error: ${result.error}` };
+  if (retryIn !== null) return null;
+  const spent =
+    job.channel === "webhook" ? `gave up after ${job.attempts} attempts` : "gave up after 23 hours";
+  return { outcome: "failed", error: `${spent}; last error: ${result.error}` };
 }
 
 /** Once a job is finished its secrets (a sign-in code, a verification link) are not kept. */

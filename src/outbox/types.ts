@@ -40,3 +40,23 @@ export interface EmailSender {
 export interface WhatsAppSender {
   send(message: WhatsAppMessage, idempotencyKey: string): Promise<DeliveryResult>;
 }
+
+/** The body of a webhook delivery, as API.md section 5 gives it. */
+export interface WebhookEvent {
+  id: string;
+  type: string;
+  created_at: string;
+  data: Record<string, unknown>;
+}
+
+export interface WebhookDelivery {
+  webhookId: number;
+  jobId: number;
+  /** 1 for the first try; the same event id goes out on every one. */
+  attempt: number;
+  event: WebhookEvent;
+}
+
+export interface WebhookSender {
+  send(delivery: WebhookDelivery): Promise<DeliveryResult>;
+}

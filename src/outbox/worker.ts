@@ -4,7 +4,7 @@ import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { claimableJobIds, jobsByIds, type OutboxJobRow, updateJob } from "./outbox.queries.ts";
 import { type JobPayload, recordOutcome } from "./outbox.ts";
-import type { DeliveryResult, EmailSender, WhatsAppSender } from "./types.ts";
+import type { DeliveryResult, EmailSender, WebhookSender, WhatsAppSender } from "./types.ts";
 
 export interface OutboxWorkerOptions {
   db: Db;
@@ -12,6 +12,7 @@ export interface OutboxWorkerOptions {
   logger: Logger;
   email: EmailSender;
   whatsapp: WhatsAppSender;
+  webhooks?: WebhookSender;
   /** How long a taken job is ours before another run may take it again. */
   leaseMs?: number;
   /** Jobs taken per run; small, so a lease comfortably outlives the slowest batch. */
@@ -68,6 +69,18 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     if (payload.channel === "email") {
       return options.email.send(payload.message, job.idempotencyKey, payload.redact);
     }
+    if (payload.channel === "webhook") {
+      if (!options.webhooks || job.webhookId === null) {
+        return { outcome: "retry", error: "no webhook sender in this process" };
+      }
+      // Partners dedupe on webhook-id, so a delivery cut short by a crash is simply sent again.
+      return options.webhooks.send({
+        webhookId: job.webhookId,
+        jobId: job.id,
+        attempt: job.attempts,
+        event: payload.event,
+      });
+    }
     if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
     return options.whatsapp.send(payload.message, job.idempotencyKey);
   }
@@ -114,6 +127,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         await Promise.all([
           deliverChannel(claimed, "email", summary),
           deliverChannel(claimed, "whatsapp", summary),
+          deliverChannel(claimed, "webhook", summary),
         ]);
       } finally {
         running = false;
