@@ -74,6 +74,7 @@ CREATE TABLE `outbox_jobs` (
 	`attempts` integer DEFAULT 0 NOT NULL,
 	`next_attempt_at` integer NOT NULL,
 	`lease_until` integer,
+	`send_started_at` integer,
 	`last_error` text,
 	`provider_message_id` text,
 	`created_at` integer NOT NULL,

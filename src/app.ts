@@ -1,4 +1,6 @@
 import { Elysia } from "elysia";
+import { authRoutes } from "./auth/auth.routes.ts";
+import { createAuthService } from "./auth/auth.service.ts";
 import { casesRoutes } from "./cases/cases.routes.ts";
 import { createCasesService } from "./cases/cases.service.ts";
 import { checkRoutes } from "./check/check.routes.ts";
@@ -7,17 +9,25 @@ import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/connection.ts";
 import { authPlugin, partnerAuthenticator } from "./http/auth.ts";
+import { corsPlugin, PreflightPath } from "./http/cors.ts";
 import { docsRoutes } from "./http/docs.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { httpPlumbing, routeMethodIndex } from "./http/plumbing.ts";
+import { createEmailFlowLimits, createRateLimiter } from "./http/rate-limit.ts";
 import type { Logger } from "./logger.ts";
 import { TwilioStatusPath, twilioStatusRoutes } from "./notifications/twilio-status.routes.ts";
 import { opsRoutes } from "./ops/ops.routes.ts";
 import { newServiceStatus, type ServiceStatus } from "./ops/service-status.ts";
+import { clientRoutes } from "./partners/client.routes.ts";
+import { createClientService } from "./partners/client.service.ts";
 import type { CaseStatusSource } from "./uscis/types.ts";
 import { usersRoutes } from "./users/users.routes.ts";
 import { createUsersService } from "./users/users.service.ts";
+import { verificationRoutes } from "./users/verification.routes.ts";
+import { createVerificationService } from "./users/verification.service.ts";
 import { Version } from "./version.ts";
+import { webhooksRoutes } from "./webhooks/webhooks.routes.ts";
+import { createWebhooksService } from "./webhooks/webhooks.service.ts";
 
 export interface AppDeps {
   config: Config;
@@ -43,9 +53,25 @@ export function createApp(deps: AppDeps) {
   const users = createUsersService({ db, clock, publicBaseUrl: config.publicBaseUrl });
   const cases = createCasesService({ db, clock });
   const checks = createCheckService({ db, clock, source: deps.source });
-  const auth = authPlugin(partnerAuthenticator(db));
+  const signIn = createAuthService({
+    db,
+    clock,
+    logger,
+    userTokenTtlDays: config.userTokenTtlDays,
+  });
+  const keyLimits = createRateLimiter({
+    clock,
+    limit: config.rateLimitPerMinute,
+    windowMs: 60_000,
+  });
+  const emailFlowLimits = createEmailFlowLimits({
+    clock,
+    trustForwardedFor: config.trustForwardedFor,
+  });
+  const auth = authPlugin(partnerAuthenticator(db, signIn.sessionFor), keyLimits);
 
   let methodIndex: ((path: string) => string[]) | null = null;
+  let routes: { method: string; path: string; hooks: { body?: unknown } }[] = [];
   const app = new Elysia({ normalize: false })
     .use(
       httpPlumbing({
@@ -55,7 +81,8 @@ export function createApp(deps: AppDeps) {
         formRoutes: [TwilioStatusPath],
       }),
     )
-    .use(docsRoutes(Version))
+    .use(corsPlugin({ origins: config.corsOrigins, allowedMethods: (path) => methodIndex!(path) }))
+    .use(docsRoutes({ version: Version, routes: () => routes, formPaths: [TwilioStatusPath] }))
     .use(
       opsRoutes({
         database,
@@ -69,8 +96,21 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(checkRoutes(auth, checks))
+    .use(verificationRoutes(auth, createVerificationService({ db, clock, users }), emailFlowLimits))
     .use(usersRoutes(auth, users))
     .use(casesRoutes(auth, users, cases))
+    .use(authRoutes(auth, signIn, emailFlowLimits))
+    .use(clientRoutes(auth, createClientService({ db, clock, users, cases })))
+    .use(
+      webhooksRoutes(
+        auth,
+        createWebhooksService({
+          db,
+          clock,
+          guard: { allowPrivate: config.webhookAllowPrivate, allowHttp: config.webhookAllowHttp },
+        }),
+      ),
+    )
     .use(
       twilioStatusRoutes({
         db,
@@ -80,7 +120,10 @@ export function createApp(deps: AppDeps) {
         clock,
       }),
     );
-  methodIndex = routeMethodIndex(app.routes);
+  // The preflight route answers OPTIONS on every /v1 path; counted, it would turn a GET on an
+  // unknown path into 405 instead of 404.
+  methodIndex = routeMethodIndex(app.routes.filter((route) => route.path !== PreflightPath));
+  routes = app.routes;
   return app;
 }
 

@@ -66,6 +66,7 @@ const Settings = T.Object({
   rateLimitPerMinute: T.Integer({ minimum: 1 }),
   webhookAllowPrivate: T.Boolean(),
   webhookAllowHttp: T.Boolean(),
+  trustForwardedFor: T.Boolean(),
 });
 
 export type Config = Static<typeof Settings> & {
@@ -114,6 +115,7 @@ const Variables: Record<keyof Static<typeof Settings>, string> = {
   rateLimitPerMinute: "RATE_LIMIT_PER_MINUTE",
   webhookAllowPrivate: "WEBHOOK_ALLOW_PRIVATE",
   webhookAllowHttp: "WEBHOOK_ALLOW_HTTP",
+  trustForwardedFor: "TRUST_FORWARDED_FOR",
 };
 
 type Env = Record<string, string | undefined>;
@@ -188,6 +190,7 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     rateLimitPerMinute: number("RATE_LIMIT_PER_MINUTE", 600),
     webhookAllowPrivate: flag("WEBHOOK_ALLOW_PRIVATE"),
     webhookAllowHttp: flag("WEBHOOK_ALLOW_HTTP"),
+    trustForwardedFor: flag("TRUST_FORWARDED_FOR"),
   };
 
   for (const error of Value.Errors(Settings, candidate)) {

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
 import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
 
@@ -50,6 +50,50 @@ export function listCaseSummaries(
   if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
   if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
   return summaries(db, and(...conditions), filter.limit + 1);
+}
+
+export type PartnerCaseSummaryRow = CaseSummaryRow & {
+  user: { id: number; email: string; name: string | null };
+};
+
+/**
+ * Every case of one partner's users, newest first, for the back office. `statusUpdatedSince`
+ * and `category` look at the newest status update, so a case never checked matches neither.
+ */
+export function listPartnerCaseSummaries(
+  db: Db,
+  clientId: number,
+  filter: {
+    userId?: number;
+    active?: boolean;
+    category?: string;
+    receiptNumber?: string;
+    statusUpdatedSince?: number;
+    beforeId?: number;
+    limit: number;
+  },
+): PartnerCaseSummaryRow[] {
+  const conditions: SQL[] = [eq(users.clientId, clientId)];
+  if (filter.userId !== undefined) conditions.push(eq(cases.userId, filter.userId));
+  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
+  if (filter.category !== undefined) conditions.push(eq(statusUpdates.category, filter.category));
+  if (filter.receiptNumber !== undefined) {
+    conditions.push(eq(cases.receiptNumber, filter.receiptNumber));
+  }
+  if (filter.statusUpdatedSince !== undefined) {
+    conditions.push(gte(statusUpdates.timestamp, filter.statusUpdatedSince));
+  }
+  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
+  return db
+    .select({ ...summaryColumns, user: { id: users.id, email: users.email, name: users.name } })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
+    .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
+    .where(and(...conditions))
+    .orderBy(desc(cases.id))
+    .limit(filter.limit + 1)
+    .all();
 }
 
 /** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */

@@ -27,7 +27,7 @@ export const CaseSummary = t.Object({
   check_error: t.Nullable(t.String()),
 });
 
-const HistoryEntry = t.Object({
+export const HistoryEntry = t.Object({
   date: t.String(),
   description: t.String(),
   description_es: t.Nullable(t.String()),

@@ -6,6 +6,7 @@ import { ApiError, notFound } from "../http/errors.ts";
 import { decodeCursor, page } from "../http/pagination.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
 import type { UserRow } from "../users/users.queries.ts";
+import { emitCaseEvent } from "../webhooks/webhook-events.ts";
 import { toCase, toCaseSummary, toStatusUpdate } from "./cases.mapper.ts";
 import {
   type CaseRow,
@@ -84,7 +85,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
           ]);
         }
         watchReceipt(tx, receiptNumber, now);
-        return insertCase(tx, {
+        const inserted = insertCase(tx, {
           userId: user.id,
           receiptNumber,
           userCaseId: mintUserCaseId(tx),
@@ -92,6 +93,8 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
           createdAt: now,
           updatedAt: now,
         });
+        emitCaseEvent(tx, "case.created", inserted.id, now);
+        return inserted;
       });
       return details(user, created, null);
     },
@@ -122,7 +125,11 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
       const found = requireCase(user, caseRef);
       // Its status updates go with it (ON DELETE CASCADE); the checker only visits receipts
       // that some active case still watches, so this receipt stops being checked for it now.
-      deleteCase(db, found.case.id);
+      db.transaction((tx) => {
+        // Emitted first, while the case can still be described; both commit together.
+        emitCaseEvent(tx, "case.deleted", found.case.id, clock.now());
+        deleteCase(tx, found.case.id);
+      });
     },
   };
 }

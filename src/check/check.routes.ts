@@ -1,14 +1,8 @@
 import { Elysia, t } from "elysia";
+import { HistoryEntry } from "../cases/cases.schemas.ts";
 import { parseReceipt } from "../cases/cases.service.ts";
 import type { AuthMacro } from "../http/auth.ts";
 import type { CheckService } from "./check.service.ts";
-
-const HistoryEntry = t.Object({
-  date: t.String(),
-  description: t.String(),
-  description_es: t.Nullable(t.String()),
-  description_pt: t.String(),
-});
 
 export const CheckResponse = t.Object({
   receipt_number: t.String(),

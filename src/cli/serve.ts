@@ -12,9 +12,12 @@ import { createEmailSender } from "../notifications/email-sender.ts";
 import { createNotificationPlanner } from "../notifications/planner.ts";
 import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
 import { newServiceStatus } from "../ops/service-status.ts";
+import { releaseHeldJobs } from "../outbox/outbox.queries.ts";
 import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
 import { createSource } from "../uscis/source.ts";
 import { Version } from "../version.ts";
+import { emitCheckFailing } from "../webhooks/webhook-events.ts";
+import { createWebhookSender } from "../webhooks/webhook-sender.ts";
 
 /**
  * The tick budget follows from the schedule: a tick may use most of the time until the next
@@ -42,7 +45,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     checkIntervalMinutes: config.checkIntervalMinutes,
     maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
     planNotifications: createNotificationPlanner(logger),
+    onCheckFailing: emitCheckFailing,
   });
+  const released = releaseHeldJobs(database.db, clock.now());
   const outbox = startOutboxLoop(
     createOutboxWorker({
       db: database.db,
@@ -50,6 +55,12 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       logger,
       email: createEmailSender(config, logger),
       whatsapp: createWhatsAppSender(config, logger),
+      webhooks: createWebhookSender({
+        db: database.db,
+        clock,
+        allowPrivate: config.webhookAllowPrivate,
+        allowHttp: config.webhookAllowHttp,
+      }),
     }),
     logger,
   );
@@ -98,6 +109,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       public_base_url: config.publicBaseUrl,
       database: config.databasePath,
       migrations_applied: applied,
+      outbox_jobs_released: released,
       uscis_mode: config.uscisMode,
       checker_cron: config.checkerCron,
     },

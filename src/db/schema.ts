@@ -198,6 +198,8 @@ export const outboxJobs = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull(),
     leaseUntil: integer("lease_until"),
+    /** Set just before a request leaves for the provider, so a crash can tell sent from not. */
+    sendStartedAt: integer("send_started_at"),
     lastError: text("last_error"),
     providerMessageId: text("provider_message_id"),
     createdAt: createdAt(),

@@ -4,6 +4,7 @@ import type { users } from "../db/schema.ts";
 import { type ClientRow, findClientByApiKey } from "../partners/partners.queries.ts";
 import { ApiError } from "./errors.ts";
 import { requestState } from "./plumbing.ts";
+import type { RateLimiter } from "./rate-limit.ts";
 import { secretMatches } from "./secrets.ts";
 
 export type UserRow = typeof users.$inferSelect;
@@ -60,21 +61,31 @@ export function partnerAuthenticator(
 const principals = new WeakMap<Request, Principal>();
 
 /**
+ * One budget per credential. The publishable key is public, so its traffic has a budget of
+ * its own: anyone could otherwise spend the partner's server-to-server budget from a browser.
+ */
+function rateLimitKey(principal: Principal): string {
+  if (principal.kind === "user") return `user:${principal.user.id}`;
+  return `${principal.kind}:${principal.client.id}`;
+}
+
+/**
  * `access: [...]` on a route checks credentials before the body is validated, so a caller
  * without credentials learns nothing about the route's schema.
  */
-export function authPlugin(authenticator: Authenticator) {
+export function authPlugin(authenticator: Authenticator, limiter?: RateLimiter) {
   return new Elysia({ name: "auth" }).macro({
     access: (allowed: AccessKind[]) => ({
       transform({ request }) {
         const principal = authenticator.authenticate(request);
         if (!principal) throw unauthorized();
-        if (!allowed.includes(principal.kind)) {
-          throw new ApiError("forbidden", "these credentials do not open this route");
-        }
         const state = requestState(request);
         state.clientId = principal.client.id;
         if (principal.kind === "user") state.userId = principal.user.id;
+        limiter?.check(rateLimitKey(principal));
+        if (!allowed.includes(principal.kind)) {
+          throw new ApiError("forbidden", "these credentials do not open this route");
+        }
         principals.set(request, principal);
       },
       resolve({ request }) {

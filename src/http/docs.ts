@@ -8,6 +8,46 @@ const Assets: Record<string, { path: string; type: string }> = {
   "swagger-ui-bundle.js": { path: swaggerBundle, type: "text/javascript; charset=utf-8" },
 };
 
+const SpecPath = "/docs/json";
+
+interface RouteInfo {
+  method: string;
+  path: string;
+  hooks: { body?: unknown };
+}
+
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>;
+}
+
+/**
+ * The generator leaves request bodies without a media type when the app reads bodies with its
+ * own parser (ours, for the 415/413 rules), so the schemas are put back from the routes: JSON
+ * everywhere but the form-posting provider callbacks.
+ */
+function completeRequestBodies(
+  document: OpenApiDocument,
+  routes: RouteInfo[],
+  formPaths: string[],
+): OpenApiDocument {
+  for (const route of routes) {
+    if (!route.hooks.body) continue;
+    const path = route.path.replace(/\/+$/, "").replace(/:([A-Za-z_]+)/g, "{$1}");
+    const operation = document.paths?.[path]?.[route.method.toLowerCase()];
+    if (!operation?.requestBody || Object.keys(operation.requestBody.content ?? {}).length > 0) {
+      continue;
+    }
+    const mediaType = formPaths.includes(route.path)
+      ? "application/x-www-form-urlencoded"
+      : "application/json";
+    // A JSON round trip drops TypeBox's symbol keys, leaving plain JSON Schema.
+    operation.requestBody.content = {
+      [mediaType]: { schema: JSON.parse(JSON.stringify(route.hooks.body)) },
+    };
+  }
+  return document;
+}
+
 const Page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -23,18 +63,30 @@ const Page = `<!doctype html>
  * files embedded in the executable, because self-hosted and on-prem installs may have no
  * internet and a CDN-hosted page would be blank there.
  */
-export function docsRoutes(version: string) {
+export function docsRoutes(options: {
+  version: string;
+  routes: () => RouteInfo[];
+  formPaths: string[];
+}) {
   return new Elysia({ name: "docs" })
+    .onAfterHandle(({ path, response }) => {
+      if (path !== SpecPath) return;
+      return completeRequestBodies(
+        response as OpenApiDocument,
+        options.routes(),
+        options.formPaths,
+      );
+    })
     .use(
       openapi({
         path: "/docs",
-        specPath: "/docs/json",
+        specPath: SpecPath,
         provider: null,
         exclude: { paths: ["/docs", "/docs/assets/:asset", "/metrics"] },
         documentation: {
           info: {
             title: "ImmigraFlow API",
-            version,
+            version: options.version,
             description:
               "Watches USCIS receipt numbers, keeps each case's status history and tells " +
               "people when it moves.",

@@ -1,4 +1,5 @@
 import type { Language } from "./language.ts";
+import { oneLine } from "./text.ts";
 
 const Entities: Record<string, string> = {
   "&": "&amp;",
@@ -139,4 +140,32 @@ export function emailFrame(options: {
     footer,
     "</div></body></html>",
   ].join("");
+}
+
+/**
+ * The finished e-mail: a one-line subject, the plain-text part with its signature, and the HTML
+ * part in the shared frame, so every message ImmigraFlow sends looks and reads alike.
+ */
+export function composeEmail(parts: {
+  language: Language;
+  partnerName: string;
+  logoUrl: string | null;
+  subject: string;
+  bodyHtml: string;
+  textLines: string[];
+  preheader: string;
+  footer: string;
+}): { subject: string; text: string; html: string } {
+  return {
+    subject: oneLine(parts.subject),
+    text: `${[...parts.textLines, "", "-- ", parts.footer].join("\n")}\n`,
+    html: emailFrame({
+      lang: htmlLang(parts.language),
+      partnerName: parts.partnerName,
+      logoUrl: parts.logoUrl,
+      bodyHtml: parts.bodyHtml,
+      preheader: parts.preheader,
+      footer: parts.footer,
+    }),
+  };
 }

@@ -1,4 +1,4 @@
-import { emailFrame, htmlCode, htmlLang, htmlNote, htmlParagraph } from "./html.ts";
+import { composeEmail, htmlCode, htmlNote, htmlParagraph } from "./html.ts";
 import type { Language } from "./language.ts";
 import { oneLine } from "./text.ts";
 
@@ -70,30 +70,23 @@ export function loginCodeEmail(input: {
     htmlNote(text.ignore),
   ].join("");
 
-  const plain = [
-    text.intro(partner),
-    "",
-    `    ${code}`,
-    "",
-    text.expiry(input.minutes),
-    text.dontShare(partner),
-    "",
-    text.ignore,
-    "",
-    "-- ",
-    text.footer(partner),
-  ];
-
-  return {
-    subject: oneLine(text.subject(partner)),
-    text: `${plain.join("\n")}\n`,
-    html: emailFrame({
-      lang: htmlLang(input.language),
-      partnerName: partner,
-      logoUrl: input.logoUrl,
-      bodyHtml,
-      preheader: text.expiry(input.minutes),
-      footer: text.footer(partner),
-    }),
-  };
+  return composeEmail({
+    language: input.language,
+    partnerName: partner,
+    logoUrl: input.logoUrl,
+    subject: text.subject(partner),
+    bodyHtml,
+    textLines: [
+      text.intro(partner),
+      "",
+      `    ${code}`,
+      "",
+      text.expiry(input.minutes),
+      text.dontShare(partner),
+      "",
+      text.ignore,
+    ],
+    preheader: text.expiry(input.minutes),
+    footer: text.footer(partner),
+  });
 }

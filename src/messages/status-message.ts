@@ -7,10 +7,9 @@
  */
 import { lookupStatus } from "../uscis/catalogue.ts";
 import {
-  emailFrame,
+  composeEmail,
   htmlFacts,
   htmlHighlight,
-  htmlLang,
   htmlNote,
   htmlParagraph,
   htmlQuote,
@@ -297,36 +296,29 @@ export function statusEmail(
       : "",
   ].join("");
 
-  const plain = [
-    hello,
-    "",
-    headline,
-    "",
-    `    ${oneLine(text.title)}`,
-    "",
-    ...rows.map(([label, value]) => `${label}: ${value}`),
-    ...(text.description === "" ? [] : ["", `${copy.uscisSays}:`, text.description]),
-    ...(text.fallbackToEnglish ? ["", copy.fallbackNote] : []),
-    ...(facts.original && copy.translationNote
-      ? ["", copy.translationNote, facts.original.title, facts.original.description]
-      : []),
-    "",
-    "-- ",
-    copy.footer(facts.partner),
-  ];
-
-  return {
-    subject: oneLine(copy.subject[input.kind](facts.receipt, oneLine(text.title))),
-    text: `${plain.join("\n")}\n`,
-    html: emailFrame({
-      lang: htmlLang(input.language),
-      partnerName: facts.partner,
-      logoUrl: input.partner.logoUrl,
-      bodyHtml,
-      preheader: `${oneLine(text.title)} · ${facts.receipt}`,
-      footer: copy.footer(facts.partner),
-    }),
-  };
+  return composeEmail({
+    language: input.language,
+    partnerName: facts.partner,
+    logoUrl: input.partner.logoUrl,
+    subject: copy.subject[input.kind](facts.receipt, oneLine(text.title)),
+    bodyHtml,
+    textLines: [
+      hello,
+      "",
+      headline,
+      "",
+      `    ${oneLine(text.title)}`,
+      "",
+      ...rows.map(([label, value]) => `${label}: ${value}`),
+      ...(text.description === "" ? [] : ["", `${copy.uscisSays}:`, text.description]),
+      ...(text.fallbackToEnglish ? ["", copy.fallbackNote] : []),
+      ...(facts.original && copy.translationNote
+        ? ["", copy.translationNote, facts.original.title, facts.original.description]
+        : []),
+    ],
+    preheader: `${oneLine(text.title)} · ${facts.receipt}`,
+    footer: copy.footer(facts.partner),
+  });
 }
 
 /**

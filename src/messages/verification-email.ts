@@ -1,4 +1,4 @@
-import { emailFrame, htmlButton, htmlLang, htmlNote, htmlParagraph } from "./html.ts";
+import { composeEmail, htmlButton, htmlNote, htmlParagraph } from "./html.ts";
 import type { Language } from "./language.ts";
 import { greeting, oneLine } from "./text.ts";
 
@@ -70,29 +70,22 @@ export function verificationEmail(input: {
     htmlNote(`${text.expiry} ${text.ignore}`),
   ].join("");
 
-  const plain = [
-    hello,
-    "",
-    text.body(partner),
-    "",
-    `${text.button}: ${input.link}`,
-    "",
-    `${text.expiry} ${text.ignore}`,
-    "",
-    "-- ",
-    text.footer(partner),
-  ];
-
-  return {
-    subject: oneLine(text.subject(partner)),
-    text: `${plain.join("\n")}\n`,
-    html: emailFrame({
-      lang: htmlLang(input.language),
-      partnerName: partner,
-      logoUrl: input.logoUrl,
-      bodyHtml,
-      preheader: text.body(partner),
-      footer: text.footer(partner),
-    }),
-  };
+  return composeEmail({
+    language: input.language,
+    partnerName: partner,
+    logoUrl: input.logoUrl,
+    subject: text.subject(partner),
+    bodyHtml,
+    textLines: [
+      hello,
+      "",
+      text.body(partner),
+      "",
+      `${text.button}: ${input.link}`,
+      "",
+      `${text.expiry} ${text.ignore}`,
+    ],
+    preheader: text.body(partner),
+    footer: text.footer(partner),
+  });
 }

@@ -13,6 +13,7 @@ import {
 import { reportUnknownTitle } from "../messages/unknown-titles.ts";
 import { enqueue } from "../outbox/outbox.ts";
 import { lookupStatus } from "../uscis/catalogue.ts";
+import { emitStatusEvent } from "../webhooks/webhook-events.ts";
 
 /** A record update (same title, dates or history moved) tells nobody unless asked to. */
 const RecordUpdateReason = "record update: users are not told by default";
@@ -67,6 +68,8 @@ export function createNotificationPlanner(logger: Logger): PlanNotifications {
     if (!lookupStatus(statusUpdate.statusCode).known) {
       reportUnknownTitle(logger, statusUpdate.statusCode);
     }
+    // Partners hear of every update, record updates included, whatever users are told.
+    emitStatusEvent(tx, context);
     if (statusUpdate.kind === "record_updated") {
       return {
         notified: 0,

@@ -36,6 +36,20 @@ export function claimableJobIds(db: Executor, now: number, limit: number): numbe
   return rows.map((row) => row.id);
 }
 
+/**
+ * Makes every taken job claimable now. For start-up only: one process owns the database, so
+ * jobs still held then belong to a run that crashed, and need not wait for their leases.
+ */
+export function releaseHeldJobs(db: Executor, now: number): number {
+  const released = db
+    .update(outboxJobs)
+    .set({ leaseUntil: now - 1 })
+    .where(eq(outboxJobs.state, "in_flight"))
+    .returning({ id: outboxJobs.id })
+    .all();
+  return released.length;
+}
+
 export function findJob(db: Executor, id: number): OutboxJobRow | undefined {
   return db.select().from(outboxJobs).where(eq(outboxJobs.id, id)).get();
 }

@@ -1,6 +1,7 @@
 import type { Executor } from "../db/connection.ts";
 import type { NotifyStatus, OutboxChannel } from "../db/schema.ts";
 import { sortableId } from "../http/ids.ts";
+import { emitNotificationFailed } from "../webhooks/webhook-events.ts";
 import {
   findJob,
   findStatusUpdate,
@@ -90,10 +91,22 @@ export function recordOutcome(
   now: number,
   random = Math.random,
 ): OutboxJobRow {
+  return db.transaction((tx) => recordOutcomeIn(tx, job, result, now, random));
+}
+
+function recordOutcomeIn(
+  db: Executor,
+  job: OutboxJobRow,
+  result: DeliveryResult,
+  now: number,
+  random: () => number,
+): OutboxJobRow {
   // A Twilio status callback can report a failure before the sender has written down that
   // Twilio accepted the message; that failure is the later news and stands.
   const current = findJob(db, job.id);
-  if (current?.state === "failed" && result.outcome === "sent") {
+  // Gone while it was being delivered, with its user or its webhook: nothing left to record.
+  if (!current) return job;
+  if (current.state === "failed" && result.outcome === "sent") {
     return updateJob(db, job.id, {
       providerMessageId: result.providerMessageId ?? current.providerMessageId,
       updatedAt: now,
@@ -107,6 +120,7 @@ export function recordOutcome(
     const updated = updateJob(db, job.id, {
       state: "pending",
       leaseUntil: null,
+      sendStartedAt: null,
       nextAttemptAt: now + delay,
       lastError: retry.error,
       updatedAt: now,
@@ -132,6 +146,7 @@ export function recordOutcome(
     turnWhatsAppOff(db, job.userId, now);
   }
   writeChannelFields(db, updated, state, reason, state === "sent" ? now : null);
+  if (state === "failed") emitNotificationFailed(db, updated, now);
   return updated;
 }
 

@@ -34,8 +34,8 @@ export interface OutboxWorker {
 }
 
 /**
- * WhatsApp has no idempotency key: a job found still taken after its lease ran out may have
- * reached Twilio before the process stopped. It is closed rather than sent again, because a
+ * WhatsApp has no idempotency key: a job whose request had started when the process stopped
+ * may have reached Twilio. It is closed rather than sent again, because a
  * message twice is worse than the rare message lost in that instant; a later status callback
  * from Twilio can still confirm that it was delivered.
  */
@@ -59,7 +59,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
           attempts: job.attempts + 1,
           updatedAt: now,
         })!;
-        return { job: taken, interrupted: job.state === "in_flight" };
+        // Only a job whose request had started may have reached the provider before a crash.
+        return { job: taken, interrupted: job.state === "in_flight" && job.sendStartedAt !== null };
       });
     });
   }
@@ -82,6 +83,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       });
     }
     if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
+    updateJob(db, job.id, { sendStartedAt: clock.now() });
     return options.whatsapp.send(payload.message, job.idempotencyKey);
   }
 

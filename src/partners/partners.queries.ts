@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { cases, clients, users } from "../db/schema.ts";
 
@@ -48,4 +48,20 @@ export function clientUsage(db: Db, clientId: number) {
     cases: caseCounts?.all ?? 0,
     active_cases: caseCounts?.active ?? 0,
   };
+}
+
+/**
+ * The user who owns a case, found by the case's numeric id or FLOW id among all of one
+ * partner's users; another partner's case does not exist here.
+ */
+export function findCaseOwner(db: Db, clientId: number, caseRef: string) {
+  const byRef = /^\d{1,15}$/.test(caseRef)
+    ? eq(cases.id, Number(caseRef))
+    : eq(cases.userCaseId, caseRef.toUpperCase());
+  return db
+    .select({ user: users })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .where(and(eq(users.clientId, clientId), byRef))
+    .get()?.user;
 }

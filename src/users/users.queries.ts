@@ -1,6 +1,6 @@
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, type SQL } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
-import { emailTokens, users } from "../db/schema.ts";
+import { clients, emailTokens, users } from "../db/schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -57,4 +57,33 @@ export function deleteUser(db: Executor, userId: number): void {
 
 export function insertEmailToken(db: Executor, values: typeof emailTokens.$inferInsert): void {
   db.insert(emailTokens).values(values).run();
+}
+
+/** Every link not yet used stops working: only the newest e-mail's link counts. */
+export function findTokenWithOwner(tx: Executor, tokenHash: string) {
+  const row = tx
+    .select({ emailToken: emailTokens, user: users, client: clients })
+    .from(emailTokens)
+    .innerJoin(users, eq(users.id, emailTokens.userId))
+    .innerJoin(clients, eq(clients.id, users.clientId))
+    .where(eq(emailTokens.tokenHash, tokenHash))
+    .get();
+  return row ?? null;
+}
+
+export function markTokenUsed(tx: Executor, tokenId: number, now: number): void {
+  tx.update(emailTokens).set({ usedAt: now }).where(eq(emailTokens.id, tokenId)).run();
+}
+
+export function expireUnusedTokens(tx: Executor, userId: number, now: number): void {
+  tx.update(emailTokens)
+    .set({ expiresAt: now })
+    .where(
+      and(
+        eq(emailTokens.userId, userId),
+        isNull(emailTokens.usedAt),
+        gt(emailTokens.expiresAt, now),
+      ),
+    )
+    .run();
 }

@@ -1,3 +1,4 @@
+import { revokeUserSessions } from "../auth/auth.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { Db, Executor } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
@@ -6,8 +7,10 @@ import { hashSecret, newEmailToken } from "../http/secrets.ts";
 import { verificationEmail } from "../messages/verification-email.ts";
 import { enqueue } from "../outbox/outbox.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
+import { emitUserEvent, emitUserUpdated } from "../webhooks/webhook-events.ts";
 import {
   deleteUser,
+  expireUnusedTokens,
   findUser,
   findUserByEmail,
   insertEmailToken,
@@ -28,6 +31,25 @@ export interface UsersDeps {
 
 export type UsersService = ReturnType<typeof createUsersService>;
 
+/** What only the back office may say: the partner vouches for the address itself. */
+export interface VerificationOptions {
+  /** true: the address counts as verified now and no e-mail goes out; false: unverified. */
+  emailVerified?: boolean;
+  /** false: write no verification e-mail where one would otherwise go out. */
+  sendVerification?: boolean;
+}
+
+function verifiedAtAfterUpdate(
+  current: UserRow,
+  emailChanged: boolean,
+  emailVerified: boolean | undefined,
+  now: number,
+): number | null {
+  const kept = emailChanged ? null : current.emailVerifiedAt;
+  if (emailVerified === undefined) return kept;
+  return emailVerified ? (kept ?? now) : null;
+}
+
 export function createUsersService(deps: UsersDeps) {
   const { db, clock } = deps;
 
@@ -43,6 +65,7 @@ export function createUsersService(deps: UsersDeps) {
    */
   function queueVerification(tx: Executor, client: ClientRow, user: UserRow): void {
     const now = clock.now();
+    expireUnusedTokens(tx, user.id, now);
     const token = newEmailToken();
     insertEmailToken(tx, {
       userId: user.id,
@@ -68,6 +91,7 @@ export function createUsersService(deps: UsersDeps) {
 
   return {
     requireUser,
+    queueVerification,
 
     list(
       client: ClientRow,
@@ -83,7 +107,7 @@ export function createUsersService(deps: UsersDeps) {
       return page(rows, limit);
     },
 
-    create(client: ClientRow, input: UserCreateInput): UserRow {
+    create(client: ClientRow, input: UserCreateInput, options: VerificationOptions = {}): UserRow {
       const email = input.email.trim().toLowerCase();
       if (input.notify_by_whatsapp && !input.phone) {
         throw new ApiError("validation_error", "notify_by_whatsapp needs a phone", [
@@ -105,10 +129,14 @@ export function createUsersService(deps: UsersDeps) {
           preferredLanguage: input.preferred_language ?? "en",
           notifyByEmail: input.notify_by_email ?? true,
           notifyByWhatsapp: input.notify_by_whatsapp ?? false,
+          emailVerifiedAt: options.emailVerified ? now : null,
           createdAt: now,
           updatedAt: now,
         });
-        queueVerification(tx, client, user);
+        if (!options.emailVerified && options.sendVerification !== false) {
+          queueVerification(tx, client, user);
+        }
+        emitUserEvent(tx, "user.created", user, now);
         return user;
       });
     },
@@ -117,7 +145,7 @@ export function createUsersService(deps: UsersDeps) {
       client: ClientRow,
       userId: number,
       input: UserUpdateInput,
-      options: { mayChangeStatus: boolean },
+      options: { mayChangeStatus: boolean } & VerificationOptions,
     ): UserRow {
       if (input.status !== undefined && !options.mayChangeStatus) {
         throw new ApiError("forbidden", "only the partner may change a user's status");
@@ -142,25 +170,59 @@ export function createUsersService(deps: UsersDeps) {
             },
           ]);
         }
+        const now = clock.now();
+        const emailVerifiedAt = verifiedAtAfterUpdate(
+          current,
+          emailChanged,
+          options.emailVerified,
+          now,
+        );
         const updated = updateUser(tx, userId, {
-          ...(emailChanged ? { email, emailVerifiedAt: null } : {}),
+          ...(emailChanged ? { email } : {}),
+          emailVerifiedAt,
           ...(input.name !== undefined ? { name: input.name } : {}),
           phone,
           ...(input.preferred_language ? { preferredLanguage: input.preferred_language } : {}),
           ...(input.notify_by_email !== undefined ? { notifyByEmail: input.notify_by_email } : {}),
           notifyByWhatsapp,
           ...(input.status ? { status: input.status } : {}),
-          updatedAt: clock.now(),
+          updatedAt: now,
         })!;
-        if (emailChanged) queueVerification(tx, client, updated);
+        // Disabling ends every sign-in for good: enabling the user again needs a new code.
+        if (updated.status === "disabled" && current.status !== "disabled") {
+          revokeUserSessions(tx, userId, now);
+        }
+        // A new address, or one the partner withdrew its word for, needs proving again.
+        const needsProof =
+          emailVerifiedAt === null && (emailChanged || current.emailVerifiedAt !== null);
+        if (needsProof && options.sendVerification !== false) {
+          queueVerification(tx, client, updated);
+        }
+        emitUserUpdated(tx, current, updated, now);
         return updated;
       });
     },
 
+    /** Queues a new verification e-mail unless the address is already verified. */
+    requestVerification(client: ClientRow, userId: number): { queued: boolean } {
+      return db.transaction((tx) => {
+        const user = findUser(tx, client.id, userId);
+        if (!user) throw notFound("user");
+        if (user.emailVerifiedAt !== null) return { queued: false };
+        queueVerification(tx, client, user);
+        return { queued: true };
+      });
+    },
+
     remove(client: ClientRow, userId: number): void {
-      requireUser(client, userId);
-      // Cases, status updates and tokens go with the user through ON DELETE CASCADE.
-      deleteUser(db, userId);
+      db.transaction((tx) => {
+        const user = findUser(tx, client.id, userId);
+        if (!user) throw notFound("user");
+        // The event carries the user as they were; the rows are gone once it commits.
+        emitUserEvent(tx, "user.deleted", user, clock.now());
+        // Cases, status updates and tokens go with the user through ON DELETE CASCADE.
+        deleteUser(tx, userId);
+      });
     },
   };
 }

@@ -12,6 +12,11 @@ import { createOutboxWorker } from "../../src/outbox/worker.ts";
 import { createPartnersService } from "../../src/partners/partners.service.ts";
 import { createSource } from "../../src/uscis/source.ts";
 import type { CaseStatusSource } from "../../src/uscis/types.ts";
+import { emitCheckFailing } from "../../src/webhooks/webhook-events.ts";
+import {
+  createWebhookSender,
+  type WebhookSenderOptions,
+} from "../../src/webhooks/webhook-sender.ts";
 
 export interface Credentials {
   id: number;
@@ -29,6 +34,8 @@ export function testApp(
     source?: CaseStatusSource;
     email?: EmailSender;
     whatsapp?: WhatsAppSender;
+    /** Overrides for the webhook sender: a short timeout, a resolver, allow-private off. */
+    webhookSender?: Partial<Omit<WebhookSenderOptions, "db" | "clock">>;
   } = {},
 ) {
   const database = openDatabase(":memory:");
@@ -55,6 +62,7 @@ export function testApp(
     checkIntervalMinutes: config.checkIntervalMinutes,
     maxReceiptsPerTick: 100,
     planNotifications: createNotificationPlanner(logger),
+    onCheckFailing: emitCheckFailing,
   });
   const outbox = createOutboxWorker({
     db: database.db,
@@ -62,6 +70,13 @@ export function testApp(
     logger,
     email: options.email ?? createEmailSender(config, logger),
     whatsapp: options.whatsapp ?? createWhatsAppSender(config, logger),
+    webhooks: createWebhookSender({
+      db: database.db,
+      clock,
+      allowPrivate: config.webhookAllowPrivate,
+      allowHttp: config.webhookAllowHttp,
+      ...options.webhookSender,
+    }),
   });
   const partners = createPartnersService(database.db, clock);
 

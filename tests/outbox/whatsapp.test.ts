@@ -131,7 +131,20 @@ describe("WhatsApp through the outbox", () => {
     });
   });
 
-  test("a WhatsApp job in flight when the process died is closed, not sent twice", async () => {
+  test("a WhatsApp job whose request had started when the process died is closed, not resent", async () => {
+    await watchedCase("en");
+    t.database.sqlite.run(
+      "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ?, send_started_at = ? WHERE channel = 'whatsapp'",
+      [t.clock.now() + 1000, t.clock.now()],
+    );
+    t.clock.advance(5000);
+    await t.outbox.runOnce();
+    expect(twilio.messages).toHaveLength(0);
+    expect(statusUpdate().whatsapp_notify_status).toBe("failed");
+    expect(statusUpdate().whatsapp_notify_last_error).toContain("outcome unknown");
+  });
+
+  test("a WhatsApp job taken but not yet started when the process died is sent normally", async () => {
     await watchedCase("en");
     t.database.sqlite.run(
       "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ? WHERE channel = 'whatsapp'",
@@ -139,8 +152,7 @@ describe("WhatsApp through the outbox", () => {
     );
     t.clock.advance(5000);
     await t.outbox.runOnce();
-    expect(twilio.messages).toHaveLength(0);
-    expect(statusUpdate().whatsapp_notify_status).toBe("failed");
-    expect(statusUpdate().whatsapp_notify_last_error).toContain("outcome unknown");
+    expect(twilio.messages).toHaveLength(1);
+    expect(statusUpdate().whatsapp_notify_status).toBe("sent");
   });
 });
