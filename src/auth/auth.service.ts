@@ -1,7 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Db, Executor } from "../db/connection.ts";
-import { emitEvent } from "../events/events.ts";
 import type { UserRow } from "../http/auth.ts";
 import { ApiError } from "../http/errors.ts";
 import { hashSecret, newUserToken, secretMatches } from "../http/secrets.ts";
@@ -9,8 +8,8 @@ import type { Logger } from "../logger.ts";
 import { loginCodeEmail } from "../messages/login-code-email.ts";
 import { enqueue } from "../outbox/outbox.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
-import { toUser } from "../users/users.mapper.ts";
 import { findUserByEmail, updateUser } from "../users/users.queries.ts";
+import { emitUserEvent } from "../webhooks/webhook-events.ts";
 import {
   countWrongGuess,
   findLiveLoginCode,
@@ -89,12 +88,7 @@ export function createAuthService(deps: AuthDeps) {
   function markEmailVerified(tx: Executor, user: UserRow, now: number): UserRow {
     if (user.emailVerifiedAt !== null) return user;
     const verified = updateUser(tx, user.id, { emailVerifiedAt: now, updatedAt: now })!;
-    emitEvent(tx, {
-      clientId: user.clientId,
-      type: "user.email_verified",
-      data: toUser(verified),
-      now,
-    });
+    emitUserEvent(tx, "user.email_verified", verified, now);
     return verified;
   }
 

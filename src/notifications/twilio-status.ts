@@ -13,6 +13,7 @@ import {
   updateStatusUpdateFields,
 } from "../outbox/outbox.queries.ts";
 import { UnknownWhatsAppOutcome } from "../outbox/worker.ts";
+import { emitNotificationFailed } from "../webhooks/webhook-events.ts";
 
 /** Where Twilio posts message status callbacks; the sender asks for them at this path. */
 export const TwilioStatusPath = "/v1/providers/twilio/status";
@@ -144,7 +145,8 @@ function recordFailure(
   error: string,
   now: number,
 ): void {
-  updateJob(db, job.id, {
+  const alreadyFailed = job.state === "failed";
+  const failed = updateJob(db, job.id, {
     state: "failed",
     providerMessageId: messageSid,
     leaseUntil: null,
@@ -157,6 +159,8 @@ function recordFailure(
     whatsappNotifyLastError: error,
     whatsappNotifySentAt: null,
   });
+  // A failure Twilio reports later is as much news to the partner as one at sending time.
+  if (failed && !alreadyFailed) emitNotificationFailed(db, failed, now);
 }
 
 function confirmDelivery(db: Executor, job: OutboxJobRow, messageSid: string, now: number): void {

@@ -137,6 +137,7 @@ export function createUsersService(deps: UsersDeps) {
           queueVerification(tx, client, user);
         }
         emitUserEvent(tx, "user.created", user, now);
+        if (user.emailVerifiedAt !== null) emitUserEvent(tx, "user.email_verified", user, now);
         return user;
       });
     },
@@ -199,6 +200,10 @@ export function createUsersService(deps: UsersDeps) {
           queueVerification(tx, client, updated);
         }
         emitUserUpdated(tx, current, updated, now);
+        // The partner vouching for the address verifies it as surely as the link does.
+        if (current.emailVerifiedAt === null && updated.emailVerifiedAt !== null) {
+          emitUserEvent(tx, "user.email_verified", updated, now);
+        }
         return updated;
       });
     },

@@ -1,9 +1,8 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
-import { emitEvent } from "../events/events.ts";
 import { hashSecret } from "../http/secrets.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
-import { toUser } from "./users.mapper.ts";
+import { emitUserEvent } from "../webhooks/webhook-events.ts";
 import {
   findTokenWithOwner,
   findUserByEmail,
@@ -75,12 +74,7 @@ export function createVerificationService(deps: VerificationDeps) {
         if (user.emailVerifiedAt !== null) return { outcome: "already_verified", user, client };
 
         const verified = updateUser(tx, user.id, { emailVerifiedAt: now, updatedAt: now })!;
-        emitEvent(tx, {
-          clientId: client.id,
-          type: "user.email_verified",
-          data: toUser(verified),
-          now,
-        });
+        emitUserEvent(tx, "user.email_verified", verified, now);
         return { outcome: "verified", user: verified, client };
       });
     },

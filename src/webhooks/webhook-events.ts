@@ -23,7 +23,7 @@ function caseData(row: CaseSummaryRow): CaseData {
 
 export function emitUserEvent(
   tx: Executor,
-  type: "user.created" | "user.updated" | "user.deleted",
+  type: "user.created" | "user.updated" | "user.deleted" | "user.email_verified",
   user: UserRow,
   now: number,
 ): void {

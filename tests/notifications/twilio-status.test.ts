@@ -10,6 +10,7 @@ import {
   receipts,
   statusUpdates,
   users,
+  webhooks,
 } from "../../src/db/schema.ts";
 import {
   createTwilioStatusService,
@@ -193,6 +194,7 @@ function world(options: { authToken?: string } = {}) {
     clock,
   });
   return {
+    clientId: client.id,
     db,
     app,
     logs,
@@ -306,6 +308,30 @@ describe("POST /v1/providers/twilio/status", () => {
 
     expect(t.jobRow(jobId)).toMatchObject({ state: "failed", providerMessageId: Sid });
     expect(t.updateRow(updateId)).toMatchObject({ whatsappNotifyStatus: "failed", notified: 0 });
+  });
+
+  test("a failure Twilio reports later reaches the partner as notification.failed", async () => {
+    const t = world();
+    t.db
+      .insert(webhooks)
+      .values({
+        clientId: t.clientId,
+        url: "https://hooks.partner.example/in",
+        events: ["notification.failed"],
+        secret: "whsec_dGVzdA==",
+        createdAt: 0,
+        updatedAt: 0,
+      })
+      .run();
+    t.seed();
+    await t.callback("undelivered", { ErrorCode: "30003" });
+    await t.callback("failed", { ErrorCode: "30003" });
+
+    const events = t.db.select().from(outboxJobs).where(eq(outboxJobs.channel, "webhook")).all();
+    expect(events).toHaveLength(1);
+    const event = (events[0]!.payload as { event: { type: string; data: any } }).event;
+    expect(event.type).toBe("notification.failed");
+    expect(event.data.notification).toMatchObject({ channel: "whatsapp" });
   });
 
   test("an unknown MessageSid answers 204 and changes nothing", async () => {

@@ -97,6 +97,24 @@ describe("user events", () => {
     expect(event!.event!.created_at).toBe(user.created_at);
   });
 
+  test("user.email_verified when the back office vouches for an address", async () => {
+    const fx = plain();
+    await fx.subscribe({ events: ["user.email_verified"] });
+    const vouched = await fx.t.call("POST", "/v1/client/users", {
+      as: fx.acme,
+      body: { email: "bia@example.com", email_verified: true },
+    });
+    const later = await createUser(fx);
+    expect(await received(fx, "user.email_verified")).toHaveLength(1);
+    const verified = await fx.t.call("PUT", `/v1/client/users/${later.id}`, {
+      as: fx.acme,
+      body: { email_verified: true },
+    });
+    const events = await received(fx, "user.email_verified");
+    expect(events.map((e) => e.event!.data.id)).toEqual([vouched.json.id, later.id]);
+    expect(events[1]!.event!.data).toEqual(verified.json);
+  });
+
   test("user.updated carries the new User; a PUT that changes nothing sends nothing", async () => {
     const fx = plain();
     await fx.subscribe({ events: ["user.updated"] });
