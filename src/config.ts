@@ -129,7 +129,8 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
   const number = (name: string, fallback: number) => {
     const raw = read(name);
     if (raw === undefined) return fallback;
-    const value = Number(raw);
+    // Decimal only: Number() would also take "0x10" or "1e3" and start on a port nobody meant.
+    const value = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
     if (!Number.isFinite(value)) problems.push(`${name}: "${raw}" is not a number`);
     return value;
   };
@@ -198,6 +199,17 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     const name = key ? Variables[key] : error.path;
     if (!problems.some((p) => p.startsWith(`${name}:`))) {
       problems.push(`${name}: ${error.message} (got ${JSON.stringify(error.value)})`);
+    }
+  }
+  const urls: [string, string][] = [
+    ["USCIS_API_BASE_URL", candidate.uscisApiBaseUrl],
+    ["USCIS_TOKEN_URL", candidate.uscisTokenUrl],
+    ["RESEND_BASE_URL", candidate.resendBaseUrl],
+    ["TWILIO_API_BASE_URL", candidate.twilioApiBaseUrl],
+  ];
+  for (const [name, url] of urls) {
+    if (url && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) {
+      problems.push(`${name}: "${url}" must be an http or https URL`);
     }
   }
   problems.push(...crossChecks(candidate));

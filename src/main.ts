@@ -68,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
       json: { type: "boolean" },
       name: { type: "string" },
       email: { type: "string" },
@@ -79,8 +80,9 @@ async function main(argv: string[]): Promise<number> {
   const [command = "serve", ...rest] = positionals;
 
   if (command === "help") return print(Help[rest[0] ?? "main"] ?? Help.main!);
-  if (values.help) return print(Help[command] ?? Help.main!);
-  if (command === "version") return print(Version);
+  // Plain `immigraflow --help` is about the program, not about its default command.
+  if (values.help) return print((positionals.length > 0 && Help[command]) || Help.main!);
+  if (command === "version" || values.version) return print(Version);
   if (command === "simulate-uscis") {
     const port = Number(values.port ?? "4010");
     if (!Number.isInteger(port) || port < 0 || port > 65535) return fail("--port must be 0-65535");

@@ -78,6 +78,20 @@ describe("configuration", () => {
     }
   });
 
+  test("numbers are plain decimals and base URLs are http(s)", () => {
+    const found = problems({
+      PORT: "0x10",
+      CHECK_INTERVAL_MINUTES: "1e3",
+      RESEND_BASE_URL: "ftp://x",
+    });
+    for (const name of ["PORT", "CHECK_INTERVAL_MINUTES", "RESEND_BASE_URL"]) {
+      expect(found.some((p) => p.startsWith(`${name}:`))).toBe(true);
+    }
+    expect(loadConfig({ PORT: "8080", RESEND_BASE_URL: "http://127.0.0.1:9000" }, false).port).toBe(
+      8080,
+    );
+  });
+
   test("sandbox and production need credentials", () => {
     const found = problems({ USCIS_MODE: "production" });
     expect(found.some((p) => p.startsWith("USCIS_CLIENT_ID:"))).toBe(true);

@@ -1,7 +1,5 @@
 import { t } from "elysia";
-import { EmailPattern, User } from "../users/users.schemas.ts";
-
-const Email = t.String({ pattern: EmailPattern, maxLength: 254, examples: ["ana@example.com"] });
+import { Email, User } from "../users/users.schemas.ts";
 
 export const LoginCodeRequest = t.Object(
   { email: Email },

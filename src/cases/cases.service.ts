@@ -3,7 +3,7 @@ import { watchReceipt } from "../checker/receipts.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { Db, Executor } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
-import { decodeCursor, page } from "../http/pagination.ts";
+import { decodeCursor, page, pageSize } from "../http/pagination.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
 import type { UserRow } from "../users/users.queries.ts";
 import { emitCaseEvent } from "../webhooks/webhook-events.ts";
@@ -60,8 +60,8 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
   }
 
   return {
-    list(user: UserRow, query: { active?: boolean; limit?: number; cursor?: string }) {
-      const limit = query.limit ?? 50;
+    list(user: UserRow, query: { active?: boolean; limit?: string; cursor?: string }) {
+      const limit = pageSize(query.limit);
       const rows = listCaseSummaries(db, user.id, {
         active: query.active,
         beforeId: decodeCursor(query.cursor),

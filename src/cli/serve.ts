@@ -5,13 +5,12 @@ import { createChecker } from "../checker/checker.ts";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
-import { MaxBodyBytes } from "../http/body.ts";
 import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { createEmailSender } from "../notifications/email-sender.ts";
 import { createNotificationPlanner } from "../notifications/planner.ts";
 import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
-import { newServiceStatus } from "../ops/service-status.ts";
+import { newServiceStatus, recordTick } from "../ops/service-status.ts";
 import { releaseHeldJobs } from "../outbox/outbox.queries.ts";
 import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
 import { createSource } from "../uscis/source.ts";
@@ -83,7 +82,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       run: async () => {
         const summary = await checker.tick();
         if (summary.skipped) return;
-        status.lastTick = { at: clock.now(), ...summary };
+        recordTick(status, { at: clock.now(), ...summary });
         metrics.checkerTicks.inc();
         metrics.statusUpdates.inc(summary.changed);
         metrics.receiptsChecked.inc({ outcome: "not_found" }, summary.notFound);
@@ -99,8 +98,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   app.listen({
     port: config.port,
     hostname: config.host,
-    // Bun refuses larger bodies before they are read; the JSON reader enforces the exact limit.
-    maxRequestBodySize: MaxBodyBytes * 4,
+    // Our body reader stops at 64 KiB and answers the 413 envelope; a lower limit here would
+    // make Bun refuse first with a bare 413. This is only the outer bound for a body never read.
+    maxRequestBodySize: 16 * 1024 * 1024,
   });
   logger.info(
     {

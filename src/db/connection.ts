@@ -25,8 +25,47 @@ export function openDatabase(path: string): DatabaseHandle {
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA synchronous = FULL");
-  const db = drizzle(sqlite, { schema });
+  const db = withImmediateTransactions(drizzle(sqlite, { schema }));
   return { sqlite, db, close: () => sqlite.close() };
+}
+
+/**
+ * Every transaction here writes, and most read first. A deferred one asks for the write lock
+ * only at its first write, and SQLite refuses that upgrade at once, without waiting out
+ * busy_timeout, while another process (a CLI command on the live file) holds the lock. Taking
+ * the lock at BEGIN makes the wait apply.
+ */
+function withImmediateTransactions(db: Db): Db {
+  const begin = db.transaction.bind(db);
+  db.transaction = (run, config) => begin(run, { behavior: "immediate", ...config });
+  return db;
+}
+
+/** SQLite conditions in which the database cannot take a write now; see storageFailure. */
+const UnavailableCodes = [
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "SQLITE_READONLY",
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+];
+
+/**
+ * The SQLite code (extended codes included, e.g. SQLITE_IOERR_WRITE) when an error, or one of
+ * its causes, says the database cannot store anything right now: held by another writer,
+ * read-only, full, or failing underneath. Null for anything else, such as a constraint.
+ */
+export function storageFailure(error: unknown): string | null {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code: unknown = (current as { code?: unknown }).code;
+    if (typeof code === "string") {
+      const unavailable = UnavailableCodes.some((c) => code === c || code.startsWith(`${c}_`));
+      if (unavailable) return code;
+    }
+    current = current.cause;
+  }
+  return null;
 }
 
 interface MigratableDb {

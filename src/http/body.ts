@@ -3,6 +3,13 @@ import { ApiError } from "./errors.ts";
 export const MaxBodyBytes = 64 * 1024;
 
 /**
+ * No request body of this API nests past 3 levels. A deeper one is refused before anything
+ * walks it: the framework's validation error pretty-prints the value it refused, which costs
+ * the square of the depth, so 40 KB of "[" would hold the only thread for seconds.
+ */
+export const MaxJsonDepth = 32;
+
+/**
  * Reads a JSON body ourselves instead of letting the framework guess: API.md wants 415 for
  * anything that is not JSON, 413 past 64 KiB (checked while reading, so a huge body is never
  * held in memory) and 400 invalid_json for JSON that does not parse.
@@ -16,11 +23,55 @@ export async function readJsonBody(request: Request): Promise<unknown> {
       "send the body as JSON with Content-Type: application/json",
     );
   }
+  if (nestsDeeperThan(body.text, MaxJsonDepth)) {
+    throw new ApiError("invalid_json", `the body nests deeper than ${MaxJsonDepth} levels`);
+  }
+  let parsed: unknown;
   try {
-    return JSON.parse(body.text);
+    parsed = JSON.parse(body.text);
   } catch {
     throw new ApiError("invalid_json", "the body is not valid JSON");
   }
+  keepPrintable(parsed);
+  return parsed;
+}
+
+const printable = { value: () => "[object Object]" };
+
+/**
+ * `{"toString": ""}` is valid JSON, but an object whose own toString or valueOf is not a
+ * function cannot be turned into text, and the framework does just that to describe a value
+ * that failed validation: the answer would be a 500. A Symbol.toPrimitive, which no JSON key
+ * can name and the validator does not see, gives such objects their usual text back.
+ */
+function keepPrintable(value: unknown): void {
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    for (const item of value) keepPrintable(item);
+    return;
+  }
+  if (Object.hasOwn(value, "toString") || Object.hasOwn(value, "valueOf")) {
+    Object.defineProperty(value, Symbol.toPrimitive, printable);
+  }
+  for (const item of Object.values(value)) keepPrintable(item);
+}
+
+/** One pass over the text, counting brackets outside strings; malformed JSON is JSON.parse's. */
+function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c) i++;
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x5b || char === 0x7b) {
+      depth++;
+      if (depth > limit) return true;
+    } else if (char === 0x5d || char === 0x7d) depth--;
+  }
+  return false;
 }
 
 /**

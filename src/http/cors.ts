@@ -20,7 +20,9 @@ function originPolicy(origins: string[]) {
     origin !== null && (any || listed.has(origin.toLowerCase()));
 }
 
-const isApiPath = (url: string) => new URL(url).pathname.startsWith("/v1/");
+// Not `new URL(url)`: a request without a Host header arrives with a bare path as its URL.
+const isApiPath = (url: string) =>
+  url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").startsWith("/v1/");
 
 /**
  * CORS for `/v1`. The preflight is a route of its own with no `access`, so it is answered

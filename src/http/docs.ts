@@ -55,7 +55,7 @@ const Page = `<!doctype html>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css" /></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui" });</script>
+<script>window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui", validatorUrl: null });</script>
 </body></html>`;
 
 /**
@@ -108,7 +108,8 @@ export function docsRoutes(options: {
     .get(
       "/docs/assets/:asset",
       ({ params, set }) => {
-        const asset = Assets[params.asset];
+        // Own keys only: "constructor" or "toString" would otherwise find Object.prototype's.
+        const asset = Object.hasOwn(Assets, params.asset) ? Assets[params.asset] : undefined;
         if (!asset) {
           set.status = 404;
           return "not found";

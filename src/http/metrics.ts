@@ -5,7 +5,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** One registry per app, so tests that build several apps do not share counters. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "immigraflow_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "immigraflow_" });
   return {
     registry,
     httpRequests: new Counter({

@@ -1,10 +1,24 @@
 import { t } from "elysia";
 import { ApiError } from "./errors.ts";
 
+/**
+ * `limit` is read as a string with a pattern, like path ids: the framework's numeric coercion of
+ * query integers loses its bounds in the compiled executable, which let limit=0 and limit=500
+ * through there.
+ */
+export const LimitPattern = "^(?:[1-9][0-9]?|1[0-9]{2}|200)$";
+
 export const PageQuery = {
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  limit: t.Optional(
+    t.String({ pattern: LimitPattern, description: "1 to 200, default 50", examples: ["50"] }),
+  ),
   cursor: t.Optional(t.String({ maxLength: 200 })),
 };
+
+/** The page size a list query asked for; the schema has already checked its range. */
+export function pageSize(limit: string | number | undefined): number {
+  return limit === undefined ? 50 : Number(limit);
+}
 
 /** Cursors are the last id of the previous page, wrapped so callers treat them as opaque. */
 export function encodeCursor(lastId: number): string {

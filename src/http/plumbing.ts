@@ -1,4 +1,5 @@
 import { Elysia, ValidationError } from "elysia";
+import { storageFailure } from "../db/connection.ts";
 import type { Logger } from "../logger.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
 import { ApiError, type ErrorCode, envelope } from "./errors.ts";
@@ -44,6 +45,12 @@ export function httpPlumbing(options: {
   return new Elysia({ name: "http-plumbing" })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = requestState(request).id;
+      // Without a Host header the URL is a bare path, which the router would misread.
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(request.url)) {
+        throw new ApiError("validation_error", "the request needs a Host header", [
+          { field: "host", issue: "required" },
+        ]);
+      }
     })
     .onParse({ as: "global" }, async ({ request, route }) => {
       if (!BodyMethods.has(request.method)) return;
@@ -74,6 +81,27 @@ export function httpPlumbing(options: {
         set.status = simple.status;
         if (simple.allow) set.headers.allow = simple.allow;
         return envelope(simple.code, simple.message, state.id);
+      }
+      const sqliteCode = storageFailure(error);
+      if (sqliteCode) {
+        // The request's transaction rolled back and nothing of it was kept; the same request
+        // can succeed once the database takes writes again. `code` is redacted in logs.
+        logger.error(
+          {
+            request_id: state.id,
+            method: request.method,
+            path,
+            sqlite_code: sqliteCode,
+            err: error,
+          },
+          "database cannot store",
+        );
+        set.status = 503;
+        return envelope(
+          "service_unavailable",
+          "the service cannot save anything right now; try again later",
+          state.id,
+        );
       }
       logger.error(
         { request_id: state.id, method: request.method, path, err: error },

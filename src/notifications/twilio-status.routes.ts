@@ -17,7 +17,8 @@ export function twilioStatusRoutes(deps: TwilioStatusDeps) {
   return new Elysia({ tags: ["providers"] }).post(
     TwilioStatusPath,
     ({ body, request, set }) => {
-      const url = new URL(request.url);
+      // The base only matters for a request without a Host header, whose URL is a bare path.
+      const url = new URL(request.url, "http://localhost");
       const params = formFields(body);
       const signature = request.headers.get("x-twilio-signature");
       if (!service.authentic(signature, url.search, params)) {

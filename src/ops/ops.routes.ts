@@ -64,12 +64,13 @@ function health(deps: OpsDeps) {
   }
 
   const tick = deps.status.lastTick;
+  const asked = currentUscisTick(deps, now);
   const quotaRemaining = safe(() => deps.quota.remaining(), 0);
-  const uscisFailing = tick !== null && tick.checked > 0 && tick.failed === tick.checked;
+  const uscisFailing = asked !== null && asked.checked > 0 && asked.failed === asked.checked;
   const uscisState =
     quotaRemaining <= 0
       ? "quota_exhausted"
-      : tick?.rateLimited
+      : asked?.rateLimited
         ? "rate_limited"
         : uscisFailing
           ? "failing"
@@ -100,6 +101,17 @@ function health(deps: OpsDeps) {
       oldest_pending_seconds: Math.round(oldestWaitMs / 1000),
     },
   };
+}
+
+/**
+ * The last tick that asked USCIS anything, while it still says something about USCIS now: a
+ * failing receipt is asked again at least once per check interval, so an answer older than two
+ * intervals means no receipt is left to ask about (its cases were let go), not an outage.
+ */
+function currentUscisTick(deps: OpsDeps, now: number) {
+  const asked = deps.status.lastUscisTick;
+  const staleAfterMs = 2 * deps.checkIntervalMinutes * 60_000;
+  return asked !== null && now - asked.at <= staleAfterMs ? asked : null;
 }
 
 function refreshGauges(deps: OpsDeps) {

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
 
@@ -13,27 +13,33 @@ export function insertJob(db: Executor, draft: OutboxJobDraft): OutboxJobRow {
  * Jobs that may be taken now: due and pending, or taken by a sender whose lease ran out. A job
  * waits while an older one for the same user and channel is unfinished, so a user hears about
  * a case's moves in the order they happened, even after hours of provider outage.
+ *
+ * The two kinds are asked for separately: as one OR, SQLite gathers and sorts every match
+ * before the LIMIT, a cost that grows with the backlog; each half alone walks outbox_due in
+ * order and stops at `limit`.
  */
 export function claimableJobIds(db: Executor, now: number, limit: number): number[] {
   const earlier = sql`exists (select 1 from ${outboxJobs} as older
     where older.user_id = ${outboxJobs.userId} and older.channel = ${outboxJobs.channel}
       and older.id < ${outboxJobs.id} and older.state in ('pending', 'in_flight'))`;
-  const rows = db
-    .select({ id: outboxJobs.id })
-    .from(outboxJobs)
-    .where(
-      and(
-        or(
-          and(eq(outboxJobs.state, "pending"), lte(outboxJobs.nextAttemptAt, now)),
-          and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, now)),
-        ),
-        sql`not ${earlier}`,
-      ),
-    )
-    .orderBy(asc(outboxJobs.nextAttemptAt), asc(outboxJobs.id))
-    .limit(limit)
-    .all();
-  return rows.map((row) => row.id);
+  const oldestFirst = (when: SQL) =>
+    db
+      .select({ id: outboxJobs.id, nextAttemptAt: outboxJobs.nextAttemptAt })
+      .from(outboxJobs)
+      .where(and(when, sql`not ${earlier}`))
+      .orderBy(asc(outboxJobs.nextAttemptAt), asc(outboxJobs.id))
+      .limit(limit)
+      .all();
+  const due = oldestFirst(
+    and(eq(outboxJobs.state, "pending"), lte(outboxJobs.nextAttemptAt, now))!,
+  );
+  const abandoned = oldestFirst(
+    and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, now))!,
+  );
+  return [...due, ...abandoned]
+    .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id)
+    .slice(0, limit)
+    .map((row) => row.id);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { CasesService } from "../cases/cases.service.ts";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
-import { decodeCursor, page } from "../http/pagination.ts";
+import { decodeCursor, page, pageSize } from "../http/pagination.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
 import { toUser } from "../users/users.mapper.ts";
 import type { UsersService } from "../users/users.service.ts";
@@ -95,7 +95,7 @@ export function createClientService(deps: {
 
     listUsers(
       client: ClientRow,
-      query: { email?: string; status?: "active" | "disabled"; limit?: number; cursor?: string },
+      query: { email?: string; status?: "active" | "disabled"; limit?: string; cursor?: string },
     ) {
       const result = users.list(client, query);
       return { users: result.items.map(toUser), next_cursor: result.nextCursor };
@@ -136,7 +136,7 @@ export function createClientService(deps: {
     },
 
     listCases(client: ClientRow, query: PartnerCaseQueryInput) {
-      const limit = query.limit ?? 50;
+      const limit = pageSize(query.limit);
       const filter = {
         userId: query.user_id === undefined ? undefined : Number(query.user_id),
         active: query.active === undefined ? undefined : query.active === "true",

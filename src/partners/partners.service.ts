@@ -1,6 +1,8 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
+import { ApiError } from "../http/errors.ts";
 import { hashSecret, newApiKey, newApiSecret } from "../http/secrets.ts";
+import { parseLogoUrl } from "./client.service.ts";
 import {
   type ClientRow,
   findClientById,
@@ -23,7 +25,7 @@ export function createPartnersService(db: Db, clock: Clock) {
       const client = insertClient(db, {
         name,
         contactEmail: email,
-        logoUrl: input.logoUrl ?? null,
+        logoUrl: input.logoUrl ? logoForCli(input.logoUrl) : null,
         apiKey,
         secretHash: hashSecret(apiSecret),
         createdAt: now,
@@ -53,4 +55,14 @@ export function createPartnersService(db: Db, clock: Clock) {
       return updateClient(db, id, { disabledAt: clock.now(), updatedAt: clock.now() })!;
     },
   };
+}
+
+/** The CLI keeps to the rules `PUT /v1/client/logo` enforces, with their message. */
+function logoForCli(input: string): string {
+  try {
+    return parseLogoUrl(input.trim());
+  } catch (error) {
+    if (error instanceof ApiError) throw new Error(`--logo: ${error.message}`);
+    throw error;
+  }
 }

@@ -26,16 +26,23 @@ export type SourceConfig = Pick<
   | "checkIntervalMinutes"
 >;
 
+/** Simulator calls counted per write to the quota; see QuotaOptions.reserveBlock. */
+export const SimulatorQuotaBlock = 100;
+
 /** The USCIS source the configuration asks for, with its daily quota. */
 export function createSource(
   config: SourceConfig,
   deps: SourceDeps,
 ): { source: CaseStatusSource; quota: Quota } {
+  const simulated = config.uscisMode === "simulator";
   const quota = createQuota({
     db: deps.db,
-    source: config.uscisMode === "simulator" ? "simulator" : "torch",
+    source: simulated ? "simulator" : "torch",
     dailyLimit: config.uscisDailyQuota,
     clock: deps.clock,
+    // The simulator answers in microseconds, so a commit per call would be most of a check's
+    // cost; Torch's calls are paced far apart and each is counted before it leaves.
+    reserveBlock: simulated ? SimulatorQuotaBlock : 1,
   });
 
   if (config.uscisMode === "simulator") {

@@ -2,11 +2,21 @@ import { t } from "elysia";
 import { IdParam } from "../http/ids.ts";
 import { oneOf } from "../http/schema.ts";
 
-// Surrounding spaces are allowed (people paste them); the service trims before storing.
-export const EmailPattern = "^\\s*[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]{2,}\\s*$";
+/**
+ * An address mail servers accept: a dot-atom local part (no leading, trailing or double dot, no
+ * control characters or brackets) and a domain of letter-digit-hyphen labels. Surrounding spaces
+ * are allowed (people paste them); the service trims before storing.
+ */
+export const EmailPattern =
+  "^\\s*(?!\\.)(?!.*\\.\\.)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}(?<!\\.)@" +
+  "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}\\s*$";
 export const E164Pattern = "^\\+[1-9][0-9]{6,14}$";
 
-const Email = t.String({ pattern: EmailPattern, maxLength: 254, examples: ["ana@example.com"] });
+export const Email = t.String({
+  pattern: EmailPattern,
+  maxLength: 254,
+  examples: ["ana@example.com"],
+});
 const Phone = t.String({ pattern: E164Pattern, examples: ["+5511999990000"] });
 const Language = oneOf(["en", "es", "pt"]);
 const Name = t.String({ minLength: 1, maxLength: 200 });

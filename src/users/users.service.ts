@@ -2,7 +2,7 @@ import { revokeUserSessions } from "../auth/auth.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { Db, Executor } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
-import { decodeCursor, page } from "../http/pagination.ts";
+import { decodeCursor, page, pageSize } from "../http/pagination.ts";
 import { hashSecret, newEmailToken } from "../http/secrets.ts";
 import { verificationEmail } from "../messages/verification-email.ts";
 import { enqueue } from "../outbox/outbox.ts";
@@ -95,9 +95,9 @@ export function createUsersService(deps: UsersDeps) {
 
     list(
       client: ClientRow,
-      query: { email?: string; status?: "active" | "disabled"; limit?: number; cursor?: string },
+      query: { email?: string; status?: "active" | "disabled"; limit?: string; cursor?: string },
     ) {
-      const limit = query.limit ?? 50;
+      const limit = pageSize(query.limit);
       const rows = listUsers(db, client.id, {
         email: query.email?.trim().toLowerCase(),
         status: query.status,

@@ -3,7 +3,7 @@ import type { AuthMacro } from "../http/auth.ts";
 import { ApiError } from "../http/errors.ts";
 import { requestState } from "../http/plumbing.ts";
 import type { EmailFlowLimits } from "../http/rate-limit.ts";
-import { EmailPattern } from "./users.schemas.ts";
+import { Email } from "./users.schemas.ts";
 import type { VerificationService } from "./verification.service.ts";
 import { languageFromHeader, prefersJson, verificationPage } from "./verification-page.ts";
 
@@ -22,10 +22,7 @@ const VerifyEmailQuery = t.Object(
   { additionalProperties: true },
 );
 
-const ResendVerificationRequest = t.Object(
-  { email: t.String({ pattern: EmailPattern, maxLength: 254, examples: ["ana@example.com"] }) },
-  { additionalProperties: false },
-);
+const ResendVerificationRequest = t.Object({ email: Email }, { additionalProperties: false });
 
 const Accepted = t.Object({ accepted: t.Literal(true) });
 

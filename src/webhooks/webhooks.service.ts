@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
-import { decodeCursor, page } from "../http/pagination.ts";
+import { decodeCursor, page, pageSize } from "../http/pagination.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
 import { newWebhookSecret } from "./signature.ts";
 import { type GuardOptions, vetWebhookUrl } from "./ssrf-guard.ts";
@@ -56,8 +56,8 @@ export function createWebhooksService(deps: WebhooksDeps) {
   }
 
   return {
-    list(client: ClientRow, query: { limit?: number; cursor?: string }) {
-      const limit = query.limit ?? 50;
+    list(client: ClientRow, query: { limit?: string; cursor?: string }) {
+      const limit = pageSize(query.limit);
       const rows = listWebhooks(db, client.id, { beforeId: decodeCursor(query.cursor), limit });
       const result = page(rows, limit);
       return { webhooks: result.items.map(toWebhook), next_cursor: result.nextCursor };
@@ -110,9 +110,9 @@ export function createWebhooksService(deps: WebhooksDeps) {
       deleteWebhook(db, webhookId);
     },
 
-    deliveries(client: ClientRow, webhookId: number, query: { limit?: number; cursor?: string }) {
+    deliveries(client: ClientRow, webhookId: number, query: { limit?: string; cursor?: string }) {
       requireWebhook(client, webhookId);
-      const limit = query.limit ?? 50;
+      const limit = pageSize(query.limit);
       const rows = listDeliveries(db, webhookId, { beforeId: decodeCursor(query.cursor), limit });
       const result = page(rows, limit);
       return { deliveries: result.items.map(toDelivery), next_cursor: result.nextCursor };

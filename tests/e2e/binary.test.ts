@@ -187,6 +187,27 @@ async function expectWrongSecretRefused(server: RunningServer, partner: Partner)
   expect(envelope.request_id).toBeTruthy();
 }
 
+/**
+ * Validation as the executable runs it: bundling once changed how the framework coerced query
+ * integers, so list bounds held under `bun test` and not in the binary.
+ */
+async function expectBadInputRefused(server: RunningServer, partner: Partner) {
+  const api = client(server, partner);
+  for (const path of [
+    "/v1/users?limit=0",
+    "/v1/users?limit=201",
+    "/v1/users?limit=-1",
+    "/v1/users/0",
+  ]) {
+    const refused = await api("GET", path);
+    expect(refused.status, path).toBe(400);
+    expect((refused.json.error as { code: string }).code).toBe("validation_error");
+  }
+  const unknownField = await api("POST", "/v1/users", { email: "ana@example.com", emial: "x" });
+  expect(unknownField.status).toBe(400);
+  expect((await api("GET", "/v1/users?limit=200")).status).toBe(200);
+}
+
 describe("the compiled executable", () => {
   test("runs from a bare folder: version and --help", async () => {
     expect(readdirSync(binDir)).toEqual(["immigraflow"]);
@@ -257,6 +278,7 @@ describe("the compiled executable", () => {
 
     await expectServiceEndpoints(server);
     await expectWrongSecretRefused(server, partner);
+    await expectBadInputRefused(server, partner);
 
     const update = await watchUntilFirstUpdate(server, partner, SandboxReceipt, 15_000);
     expect(update.kind).toBe("initial");

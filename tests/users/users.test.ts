@@ -50,6 +50,25 @@ describe("creating users", () => {
     expect(after.payload).not.toMatch(/ifv_[A-Za-z0-9]{43}/);
   });
 
+  test("addresses no mail server takes are refused and nothing is stored", async () => {
+    const bad = [
+      "\u0000@example.com",
+      "<script>@example.com",
+      "a@example..com",
+      ".a@example.com",
+      "a.@example.com",
+      "a@-example.com",
+      "a@example",
+    ];
+    for (const email of bad) {
+      const res = await createUser({ email });
+      expect(res.status, email).toBe(400);
+      expect(res.json.error.details[0]).toMatchObject({ field: "email" });
+    }
+    expect(countRows(t, "users")).toBe(0);
+    expect((await createUser({ email: "o'brien+cases@ex-ample.co.uk" })).status).toBe(201);
+  });
+
   test("the same e-mail twice for one partner is 409; for another partner it is fine", async () => {
     expect((await createUser({ email: "ana@example.com" })).status).toBe(201);
     const again = await createUser({ email: "ANA@example.com" });
