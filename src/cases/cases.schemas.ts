@@ -1,12 +1,12 @@
 import { t } from "elysia";
 import { IdParam } from "../http/ids.ts";
-import { oneOf } from "../http/schema.ts";
+import { integer, oneOf } from "../http/schema.ts";
 import { User } from "../users/users.schemas.ts";
 
 const Timestamp = t.String({ examples: ["2026-05-04T13:02:11.000Z"] });
 
 const CaseFields = {
-  id: t.Integer(),
+  id: integer(),
   user_case_id: t.String({ examples: ["FLOW1234567"] }),
   receipt_number: t.String({ examples: ["IOE0912345678"] }),
   description: t.Nullable(t.String()),
@@ -23,7 +23,7 @@ export const CaseSummary = t.Object({
   status_code: t.Nullable(t.String()),
   status_category: t.Nullable(t.String()),
   status_updated_at: t.Nullable(Timestamp),
-  update_count: t.Integer(),
+  update_count: integer(),
   check_error: t.Nullable(t.String()),
 });
 
@@ -37,7 +37,7 @@ export const HistoryEntry = t.Object({
 const NotifyStatus = oneOf(["pending", "sent", "failed", "skipped"]);
 
 export const StatusUpdate = t.Object({
-  id: t.Integer(),
+  id: integer(),
   kind: oneOf(["initial", "status_changed", "record_updated"]),
   category: t.String(),
   status_code: t.String(),
@@ -52,11 +52,11 @@ export const StatusUpdate = t.Object({
   modified_date: t.Nullable(Timestamp),
   history: t.Array(HistoryEntry),
   timestamp: Timestamp,
-  notified: t.Integer(),
+  notified: integer(),
   email_notify_status: NotifyStatus,
   whatsapp_notify_status: NotifyStatus,
-  email_notify_attempts: t.Integer(),
-  whatsapp_notify_attempts: t.Integer(),
+  email_notify_attempts: integer(),
+  whatsapp_notify_attempts: integer(),
   email_notify_last_error: t.Nullable(t.String()),
   whatsapp_notify_last_error: t.Nullable(t.String()),
   email_notify_sent_at: t.Nullable(Timestamp),
@@ -66,7 +66,7 @@ export const StatusUpdate = t.Object({
 export const CaseDetailsResponse = t.Object({
   case: Case,
   status_updates: t.Array(StatusUpdate),
-  update_count: t.Integer(),
+  update_count: integer(),
 });
 
 export const CaseList = t.Object({

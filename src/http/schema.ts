@@ -1,4 +1,11 @@
-import { type TLiteral, type TSchema, type TUnion, Type } from "@sinclair/typebox";
+import {
+  type IntegerOptions,
+  type TInteger,
+  type TLiteral,
+  type TSchema,
+  type TUnion,
+  Type,
+} from "@sinclair/typebox";
 
 type Literals<V extends readonly string[]> = Extract<
   { -readonly [K in keyof V]: TLiteral<V[K]> },
@@ -11,4 +18,14 @@ type Literals<V extends readonly string[]> = Extract<
  */
 export function oneOf<const V extends readonly string[]>(values: V): TUnion<Literals<V>> {
   return Type.Union(values.map((value) => Type.Literal(value))) as TUnion<Literals<V>>;
+}
+
+/**
+ * An integer in a response. Elysia's t.Integer also takes numeric strings, through a
+ * transform, which params and queries need; in a response schema any transform makes Elysia
+ * run TypeBox's Encode over the whole answer (some 150 µs of a case read with 10 status
+ * updates) and shows the field in the OpenAPI document as a string or an integer.
+ */
+export function integer(options?: IntegerOptions): TInteger {
+  return Type.Integer(options);
 }

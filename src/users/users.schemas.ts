@@ -1,6 +1,6 @@
 import { t } from "elysia";
 import { IdParam } from "../http/ids.ts";
-import { oneOf } from "../http/schema.ts";
+import { integer, oneOf } from "../http/schema.ts";
 
 /**
  * An address mail servers accept: a dot-atom local part (no leading, trailing or double dot, no
@@ -23,7 +23,7 @@ const Name = t.String({ minLength: 1, maxLength: 200 });
 
 export const User = t.Object(
   {
-    id: t.Integer(),
+    id: integer(),
     email: t.String(),
     name: t.Nullable(t.String()),
     phone: t.Nullable(t.String()),
