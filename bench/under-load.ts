@@ -64,7 +64,8 @@ export async function runUnderLoad(): Promise<BenchRow[]> {
       {
         benchmark: "Under load: what ran meanwhile",
         figure:
-          `${formatInt(busy.requestsPerSecond)} req/s (idle ${formatInt(idle.requestsPerSecond)});` +
+          `${formatInt(busy.requestsPerSecond)} req/s ` +
+          `(idle ${formatInt(idle.requestsPerSecond)});` +
           ` ${formatInt(receipts / seconds)} receipts/s`,
         reference: `${formatInt(receipts)} receipts in ${Math.round(seconds)} s`,
         pass: null,

@@ -55,7 +55,9 @@ const Page = `<!doctype html>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css" /></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui", validatorUrl: null });</script>
+<script>
+window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui", validatorUrl: null });
+</script>
 </body></html>`;
 
 /**

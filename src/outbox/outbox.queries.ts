@@ -116,7 +116,8 @@ export function outboxBacklog(db: Executor): OutboxBacklog {
   const row = db
     .select({
       pending: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'pending' then 1 end), 0)`,
-      inFlight: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'in_flight' then 1 end), 0)`,
+      inFlight: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'in_flight'
+        then 1 end), 0)`,
       oldest: sql<number | null>`min(case when ${outboxJobs.state} = 'pending'
         then ${outboxJobs.createdAt} end)`,
     })

@@ -41,7 +41,8 @@ const Texts: Record<Language, Record<VerificationOutcome, PageText>> = {
     },
     invalid: {
       title: "Este enlace no es válido o ha caducado",
-      body: () => "Si todavía necesita confirmar su correo electrónico, solicite un nuevo mensaje.",
+      body: () =>
+        "Si todavía necesita confirmar su correo electrónico, " + "solicite un nuevo mensaje.",
     },
   },
   pt: {
