@@ -1,7 +1,7 @@
 import { cron } from "@elysiajs/cron";
 import { Cron } from "croner";
 import { createApp } from "../app.ts";
-import { createChecker } from "../checker/checker.ts";
+import { type CheckerOptions, createChecker } from "../checker/checker.ts";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
@@ -28,6 +28,20 @@ export function receiptsPerTick(pattern: string, ratePerSecond: number): number 
   return Math.max(1, Math.floor(seconds * ratePerSecond * 0.8));
 }
 
+/** The checker as `serve` runs it: paced by the schedule, telling people, emitting events. */
+export function createServiceChecker(
+  config: Config,
+  deps: Pick<CheckerOptions, "db" | "source" | "quota" | "clock" | "logger">,
+) {
+  return createChecker({
+    ...deps,
+    checkIntervalMinutes: config.checkIntervalMinutes,
+    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
+    planNotifications: createNotificationPlanner(deps.logger),
+    onCheckFailing: emitCheckFailing,
+  });
+}
+
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const clock = systemClock;
   const database = openDatabase(config.databasePath);
@@ -35,17 +49,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const { source, quota } = createSource(config, { db: database.db, clock, logger });
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
-  const checker = createChecker({
-    db: database.db,
-    source,
-    clock,
-    logger,
-    quota,
-    checkIntervalMinutes: config.checkIntervalMinutes,
-    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
-    planNotifications: createNotificationPlanner(logger),
-    onCheckFailing: emitCheckFailing,
-  });
+  const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
   const released = releaseHeldJobs(database.db, clock.now());
   const outbox = startOutboxLoop(
     createOutboxWorker({

@@ -48,7 +48,7 @@ describe("sign-in credentials", () => {
     expect(snapshot(t)).toEqual(before);
   });
 
-  test("a wrong secret, an unknown key or a disabled partner is 401 and sends nothing", async () => {
+  test("wrong secret, unknown key or disabled partner: 401, nothing sent", async () => {
     const before = snapshot(t);
     const attempts: Record<string, string>[] = [
       { "x-api-key": acme.apiKey, "x-api-secret": rival.apiSecret },
@@ -180,7 +180,7 @@ describe("login-code reveals nothing about an address", () => {
     return { status: res.status, headers, text: res.text };
   };
 
-  test("known, unknown, disabled and another partner's addresses answer byte for byte alike", async () => {
+  test("known, unknown, disabled and other partners' addresses answer alike", async () => {
     await createUser(t, acme, { email: "off@example.com" });
     await t.call("PUT", "/v1/users/2", { as: acme, body: { status: "disabled" } });
     await createUser(t, rival, { email: "rita@example.com" });
@@ -231,7 +231,7 @@ describe("user tokens", () => {
     expectUnauthorized(await t.call("GET", "/v1/users", { headers: bearer(token) }));
   });
 
-  test("the token of a disabled user is 401, and enabling the user does not revive it", async () => {
+  test("a disabled user's token is 401; enabling the user does not revive it", async () => {
     await t.call("PUT", `/v1/users/${anaId}`, { as: acme, body: { status: "disabled" } });
     expectUnauthorized(await t.call("GET", "/v1/users", { headers: bearer(token) }));
     const session = t.database.sqlite.query("SELECT revoked_at FROM sessions").get() as any;

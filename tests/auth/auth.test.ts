@@ -29,7 +29,7 @@ beforeEach(async () => {
 });
 
 describe("asking for a sign-in code", () => {
-  test("answers 202 and queues the code in the user's language, stored only as a hash", async () => {
+  test("202; the code is queued in the user's language, stored as a hash", async () => {
     const res = await requestCode(t, acme, "  ANA@example.com ");
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ accepted: true, expires_in: 600 });
@@ -134,10 +134,11 @@ describe("verifying a code", () => {
     expect(session.expires_at).toBe(new Date(t.clock.now() + 2 * DayMs).toISOString());
   });
 
-  test("the first sign-in marks the address verified and tells the partner's webhooks", async () => {
+  test("the first sign-in verifies the address and tells the webhooks", async () => {
     t.database.sqlite.run(
       "INSERT INTO webhooks (client_id, url, events, active, secret, created_at, updated_at) " +
-        "VALUES (?, 'https://hooks.acme.example/in', '[\"user.email_verified\"]', 1, 'whsec_x', 0, 0)",
+        "VALUES (?, 'https://hooks.acme.example/in', '[\"user.email_verified\"]', 1, " +
+        "'whsec_x', 0, 0)",
       [acme.id],
     );
     const session = await signIn(t, acme, "ana@example.com");

@@ -29,7 +29,8 @@ const ChromiumArgs = [
 
 // A 1x1 PNG: enough for the browser to decode the partner's logo.
 const Logo = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGA" +
+    "WjR9awAAAABJRU5ErkJggg==",
   "base64",
 );
 

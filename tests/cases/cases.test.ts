@@ -65,7 +65,7 @@ describe("receipts as people type them", () => {
 });
 
 describe("the case lifecycle", () => {
-  test("create answers CaseDetailsResponse with a FLOW id; the first tick adds the initial status", async () => {
+  test("create answers details with a FLOW id; the first tick adds the initial", async () => {
     const created = await createCase({
       receipt_number: "EAC9999103403",
       description: "Ana's I-130",

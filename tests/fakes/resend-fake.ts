@@ -15,7 +15,8 @@
  *   await fake.stop();
  *
  * `POST /emails` behaves as Resend does, in this order:
- * 1. `Authorization: Bearer <apiKey>`: absent → 401 missing_api_key, wrong → 403 invalid_api_key.
+ * 1. `Authorization: Bearer <apiKey>`: absent → 401 missing_api_key, wrong → 403
+ *    invalid_api_key.
  * 2. The rate limit, if set: 429 rate_limit_exceeded with retry-after and ratelimit-* headers.
  * 3. failNext, then the mode: "429" (rate_limit_exceeded with retry-after, default 1 s),
  *    "500" (JSON internal_server_error), "503" (an HTML page, as a load balancer sends),

@@ -10,22 +10,19 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/app.ts";
-import { createChecker } from "../../src/checker/checker.ts";
-import { receiptsPerTick } from "../../src/cli/serve.ts";
+import { createServiceChecker } from "../../src/cli/serve.ts";
 import { manualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { migrate, openDatabase } from "../../src/db/connection.ts";
 import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger, memoryDestination } from "../../src/logger.ts";
 import { createEmailSender } from "../../src/notifications/email-sender.ts";
-import { createNotificationPlanner } from "../../src/notifications/planner.ts";
 import { createWhatsAppSender } from "../../src/notifications/whatsapp-sender.ts";
 import { newServiceStatus, recordTick } from "../../src/ops/service-status.ts";
 import { createOutboxWorker } from "../../src/outbox/worker.ts";
 import { createPartnersService } from "../../src/partners/partners.service.ts";
 import { createSource } from "../../src/uscis/source.ts";
 import type { Observation } from "../../src/uscis/types.ts";
-import { emitCheckFailing } from "../../src/webhooks/webhook-events.ts";
 import { copyBinaryTo, ensureBinary, runBinary } from "../helpers/binary.ts";
 
 export const Minute = 60_000;
@@ -110,17 +107,7 @@ export function faultService(options: ServiceOptions = {}) {
   const { source, quota } = createSource(config, { db: database.db, clock, logger });
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
-  const checker = createChecker({
-    db: database.db,
-    source,
-    clock,
-    logger,
-    quota,
-    checkIntervalMinutes: config.checkIntervalMinutes,
-    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
-    planNotifications: createNotificationPlanner(logger),
-    onCheckFailing: emitCheckFailing,
-  });
+  const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
   const outbox = createOutboxWorker({
     db: database.db,
     clock,

@@ -38,7 +38,7 @@ async function spend(count: number, send: () => Promise<{ status: number }>, sta
 describe("per API key, on every authenticated route", () => {
   const listUsers = (as: Credentials) => () => t.call("GET", "/v1/users", { as });
 
-  test("the 601st request in a minute is 429 with Retry-After; another key is unaffected", async () => {
+  test("the 601st request in a minute is 429 with Retry-After; other keys go on", async () => {
     await spend(600, listUsers(acme));
     t.clock.advance(15_000);
     expectRateLimited(await listUsers(acme)(), "45");
@@ -94,7 +94,7 @@ describe("login-code, per e-mail address and per caller address", () => {
     await createUser(t, acme, { email: "ana@example.com" });
   });
 
-  test("the 6th code for one address in 10 minutes is 429, alike for known and unknown", async () => {
+  test("the 6th code for an address in 10 minutes is 429, known or not", async () => {
     await spend(5, () => requestCode(t, acme, "ana@example.com"), 202);
     await spend(5, () => requestCode(t, acme, "nobody@example.com"), 202);
     t.clock.advance(60_000);
@@ -113,7 +113,7 @@ describe("login-code, per e-mail address and per caller address", () => {
     expect((await requestCode(t, acme, "ana@example.com")).status).toBe(202);
   });
 
-  test("one caller may ask for 30 addresses in 10 minutes, whatever it claims to forward", async () => {
+  test("a caller may ask for 30 addresses in 10 minutes, whatever it forwards", async () => {
     for (let i = 0; i < 30; i++) {
       const res = await requestCode(t, acme, `person${i}@example.com`);
       expect(res.status).toBe(202);
@@ -154,7 +154,7 @@ describe("login-code, per e-mail address and per caller address", () => {
     expect((await requestCode(t, acme, "ana@example.com")).status).toBe(202);
   });
 
-  test("verify allows 10 tries an address in 10 minutes, then 429 even for the right code", async () => {
+  test("verify: 10 tries an address in 10 minutes, then 429 even if right", async () => {
     await requestCode(t, acme, "ana@example.com");
     const code = loginCodeJob(t)!.code!;
     await spend(10, () => verifyCode(t, acme, "nobody@example.com", code), 401);

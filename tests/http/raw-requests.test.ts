@@ -31,7 +31,7 @@ async function raw(request: string): Promise<string> {
 }
 
 describe("requests no client library would send", () => {
-  test("without a Host header they are refused in the envelope, not failed with a 500", async () => {
+  test("without a Host header: refused in the envelope, not a 500", async () => {
     for (const path of ["/health", "/v1/users", "/v1/providers/twilio/status"]) {
       const answer = await raw(`GET ${path} HTTP/1.0\r\n\r\n`);
       expect(answer.split("\r\n")[0], path).toBe("HTTP/1.1 400 Bad Request");
@@ -42,7 +42,8 @@ describe("requests no client library would send", () => {
       });
     }
     const posted = await raw(
-      "POST /v1/providers/twilio/status HTTP/1.0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1",
+      "POST /v1/providers/twilio/status HTTP/1.0\r\n" +
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1",
     );
     expect(Number(posted.split(" ")[1])).toBe(400);
     const hosted = await raw(

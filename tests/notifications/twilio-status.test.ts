@@ -289,7 +289,7 @@ describe("POST /v1/providers/twilio/status", () => {
     });
   });
 
-  test("a failure reported before the sender recorded Twilio's answer is not undone by it", async () => {
+  test("a failure reported before the sender recorded Twilio's answer stands", async () => {
     const t = world();
     const { updateId, jobId, key } = t.seed({
       job: "in_flight",

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { testApp } from "../helpers/app.ts";
 
 describe("service routes", () => {
-  test("/health reports ok with the database, checker and USCIS state and no personal data", async () => {
+  test("/health reports database, checker and USCIS state, no personal data", async () => {
     const t = testApp();
     const acme = t.createPartner();
     await t.call("POST", "/v1/users", { as: acme, body: { email: "ana@example.com" } });

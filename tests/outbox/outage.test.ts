@@ -118,7 +118,8 @@ describe("a provider outage delays messages, never drops or doubles them", () =>
     });
     const updates = t.database.sqlite
       .query(
-        "SELECT email_notify_status AS e, whatsapp_notify_status AS w, notified FROM status_updates",
+        "SELECT email_notify_status AS e, whatsapp_notify_status AS w, notified " +
+          "FROM status_updates",
       )
       .all() as any[];
     expect(updates.length).toBeGreaterThan(8);

@@ -39,7 +39,7 @@ async function createUser(email: string) {
 }
 
 describe("the outbox delivers through Resend", () => {
-  test("a verification e-mail arrives once, with the job's key, and the token is erased after", async () => {
+  test("a verification e-mail arrives once with the job's key; the token is erased", async () => {
     await createUser("ana@example.com");
     const [job] = jobs();
     expect(await t.outbox.runOnce()).toMatchObject({ claimed: 1, sent: 1 });
@@ -83,7 +83,7 @@ describe("the outbox delivers through Resend", () => {
     expect(jobs()[0].last_error).toContain("validation_error");
   });
 
-  test("a job taken by a sender that died is taken again after its lease, and Resend dedups it", async () => {
+  test("a dead sender's job is taken again after its lease; Resend dedups it", async () => {
     await createUser("ana@example.com");
     // The process accepted the e-mail at Resend and died before it could write that down.
     resend.setMode("reset-connection", { afterAccept: true, times: 1 });
@@ -99,7 +99,7 @@ describe("the outbox delivers through Resend", () => {
     expect(resend.requests.length).toBeGreaterThanOrEqual(2);
   });
 
-  test("a user's messages go out in order: a later one waits for an earlier one's retries", async () => {
+  test("a user's messages go in order: a later one waits for earlier retries", async () => {
     const id = await createUser("ana@example.com");
     t.clock.advance(1000);
     await t.call("PUT", `/v1/users/${id}`, { as: acme, body: { email: "ana.souza@example.com" } });
@@ -120,7 +120,7 @@ describe("the outbox delivers through Resend", () => {
     ]);
   });
 
-  test("an outage longer than Resend keeps idempotency keys ends in failed, never a duplicate", async () => {
+  test("an outage past Resend's key window ends in failed, never a duplicate", async () => {
     await createUser("ana@example.com");
     resend.setMode("503");
     const started = t.clock.now();
@@ -139,7 +139,7 @@ describe("the outbox delivers through Resend", () => {
 });
 
 describe("status updates tell verified users", () => {
-  test("the first observation sends one 'now watching' e-mail and the fields say sent", async () => {
+  test("the first observation sends one 'now watching' e-mail, fields say sent", async () => {
     const id = await createUser("ana@example.com");
     await t.outbox.runOnce();
     t.database.sqlite.run("UPDATE users SET email_verified_at = 1 WHERE id = ?", [id]);

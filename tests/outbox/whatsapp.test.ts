@@ -131,10 +131,11 @@ describe("WhatsApp through the outbox", () => {
     });
   });
 
-  test("a WhatsApp job whose request had started when the process died is closed, not resent", async () => {
+  test("a WhatsApp job whose request had started at a crash is closed, not resent", async () => {
     await watchedCase("en");
     t.database.sqlite.run(
-      "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ?, send_started_at = ? WHERE channel = 'whatsapp'",
+      "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ?, send_started_at = ? " +
+        "WHERE channel = 'whatsapp'",
       [t.clock.now() + 1000, t.clock.now()],
     );
     t.clock.advance(5000);
@@ -144,7 +145,7 @@ describe("WhatsApp through the outbox", () => {
     expect(statusUpdate().whatsapp_notify_last_error).toContain("outcome unknown");
   });
 
-  test("a WhatsApp job taken but not yet started when the process died is sent normally", async () => {
+  test("a WhatsApp job taken but not started at a crash is sent normally", async () => {
     await watchedCase("en");
     t.database.sqlite.run(
       "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ? WHERE channel = 'whatsapp'",

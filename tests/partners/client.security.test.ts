@@ -222,7 +222,7 @@ describe("back office: another partner's users and cases do not exist", () => {
     expect(res.json.cases).toEqual([]);
   });
 
-  test("creating a user with an e-mail another partner uses touches only one's own users", async () => {
+  test("an e-mail another partner uses touches only one's own users", async () => {
     const res = await t.call("POST", "/v1/client/users", {
       as: acme,
       body: { email: "rita@example.com", email_verified: true },
@@ -235,7 +235,7 @@ describe("back office: another partner's users and cases do not exist", () => {
 });
 
 describe("back office: the logo", () => {
-  test("javascript:, http:, data: and spaced URLs are refused and the logo is unchanged", async () => {
+  test("javascript:, http:, data: and spaced URLs are refused; logo unchanged", async () => {
     await t.call("PUT", "/v1/client/logo", {
       as: acme,
       body: { logo_url: "https://acme.example/logo.png" },

@@ -184,7 +184,7 @@ describe("back-office users", () => {
     expect(countRows(t, "users")).toBe(0);
   });
 
-  test("the rules of /v1/users hold here too: 409 for a taken e-mail, 400 for bad fields", async () => {
+  test("the /v1/users rules hold: 409 for a taken e-mail, 400 for bad fields", async () => {
     await createUser({ email: "ana@example.com" });
 
     const again = await t.call("POST", "/v1/client/users", {
@@ -257,7 +257,7 @@ describe("back-office users", () => {
     expect(verificationJobs()).toBe(0);
   });
 
-  test("email_verified: true on an address already verified keeps when it was verified", async () => {
+  test("email_verified: true on a verified address keeps its verification time", async () => {
     const user = await createUser({ email: "ana@example.com", email_verified: true });
     t.clock.advance(60_000);
 
@@ -269,7 +269,7 @@ describe("back-office users", () => {
     expect(res.json.email_verified_at).toBe(Start);
   });
 
-  test("a new e-mail is re-verified, unless the partner vouches for it or says not to send", async () => {
+  test("a new e-mail is re-verified unless vouched for or told not to send", async () => {
     const user = await createUser({ email: "ana@example.com", email_verified: true });
 
     const plain = await t.call("PUT", `/v1/client/users/${user.id}`, {
@@ -306,7 +306,7 @@ describe("back-office users", () => {
     expect(verificationJobs()).toBe(1);
   });
 
-  test("an update that names none of the verification fields leaves verification alone", async () => {
+  test("an update naming no verification field leaves verification alone", async () => {
     const user = await createUser({ email: "ana@example.com", email_verified: true });
 
     const res = await t.call("PUT", `/v1/client/users/${user.id}`, {
@@ -345,7 +345,7 @@ describe("back-office users", () => {
     expect(countRows(t, "email_tokens")).toBe(1);
   });
 
-  test("resend-verification for a verified address answers the same and sends nothing", async () => {
+  test("resend-verification for a verified address: same answer, nothing sent", async () => {
     const user = await createUser({ email: "ana@example.com", email_verified: true });
 
     const res = await t.call("POST", `/v1/client/users/${user.id}/resend-verification`, {

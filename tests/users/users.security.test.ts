@@ -82,7 +82,7 @@ describe("users: another partner's users do not exist", () => {
     expect(still.json).toMatchObject({ email: "rita@example.com", name: null });
   });
 
-  test("the list shows only the caller's users, also when filtering by another's e-mail", async () => {
+  test("the list shows only the caller's users, even filtered by another's e-mail", async () => {
     expect((await t.call("GET", "/v1/users", { as: acme })).json.users).toEqual([]);
     const filtered = await t.call("GET", "/v1/users?email=rita@example.com", { as: acme });
     expect(filtered.json.users).toEqual([]);

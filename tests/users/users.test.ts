@@ -31,7 +31,7 @@ describe("creating users", () => {
     });
   });
 
-  test("queues the verification e-mail in the user's language; no log shows the token", async () => {
+  test("queues the verification e-mail in the user's language; no log has the token", async () => {
     await createUser({ email: "ana@example.com", preferred_language: "pt", name: "Ana" });
     expect(countRows(t, "email_tokens")).toBe(1);
     const job = t.database.sqlite

@@ -56,7 +56,7 @@ describe("following the link", () => {
     expect((await visit(second, Json)).json).toMatchObject({ verified: true, user_id: id });
   });
 
-  test("confirms the address with a page in the user's language and the partner's logo", async () => {
+  test("confirms with a page in the user's language and the partner's logo", async () => {
     setLogo(acme.id, "https://acme.example/logo.png");
     const id = await createUser({ email: "ana@example.com", preferred_language: "pt" });
     const link = verificationLink(id);
