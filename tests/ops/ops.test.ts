@@ -10,7 +10,7 @@ describe("service routes", () => {
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       status: "ok",
-      database: { ok: true },
+      database: { ok: true, writable: true },
       checker: { lag_seconds: 0, due_receipts: 0 },
       uscis: { mode: "simulator" },
     });
