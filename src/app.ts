@@ -102,7 +102,13 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(checkRoutes(auth, checks))
-    .use(verificationRoutes(auth, createVerificationService({ db, clock, users }), emailFlowLimits))
+    .use(
+      verificationRoutes(
+        auth,
+        createVerificationService({ db, clock, logger, users }),
+        emailFlowLimits,
+      ),
+    )
     .use(usersRoutes(auth, users))
     .use(casesRoutes(auth, users, cases))
     .use(authRoutes(auth, signIn, emailFlowLimits))
