@@ -5,6 +5,12 @@
  * The CLI is spawned rather than Bun.build's JS API because the JS API has no `--production`
  * switch: without it the binary would carry NODE_ENV=development, and the flags below are
  * the ones DESIGN.md and the issue name, so they stay checkable against `bun build --help`.
+ *
+ * `--production` inlines `process.env.NODE_ENV` only. Elysia reads `Bun.env.NODE_ENV` through
+ * a variable when it loads, which no define can reach, so without the banner below a binary
+ * started without NODE_ENV (systemd, the tests) ran Elysia in development mode: Bun.serve with
+ * `development: true`, and every validation error building Elysia's diagnostic report (a sample
+ * value made from the schema, every issue, pretty-printed) that the envelope never shows.
  */
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -21,6 +27,9 @@ export const buildFlags = [
   // folder it is started from must not change how it behaves.
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
+  // Runs before any bundled module, so Elysia and the SDKs see a production build whatever
+  // the environment the binary is started from says.
+  `--banner=Bun.env.NODE_ENV = "production";`,
 ];
 
 export interface BuildResult {

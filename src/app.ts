@@ -12,7 +12,12 @@ import { authPlugin, partnerAuthenticator } from "./http/auth.ts";
 import { corsPlugin, PreflightPath } from "./http/cors.ts";
 import { docsRoutes } from "./http/docs.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
-import { httpPlumbing, routeMethodIndex } from "./http/plumbing.ts";
+import {
+  httpPlumbing,
+  type RouteMethodIndex,
+  routeMethodIndex,
+  shadowedRouteGuard,
+} from "./http/plumbing.ts";
 import { createEmailFlowLimits, createRateLimiter } from "./http/rate-limit.ts";
 import type { Logger } from "./logger.ts";
 import { TwilioStatusPath, twilioStatusRoutes } from "./notifications/twilio-status.routes.ts";
@@ -70,7 +75,7 @@ export function createApp(deps: AppDeps) {
   });
   const auth = authPlugin(partnerAuthenticator(db, signIn.sessionFor), keyLimits);
 
-  let methodIndex: ((path: string) => string[]) | null = null;
+  let methodIndex: RouteMethodIndex | null = null;
   let routes: { method: string; path: string; hooks: { body?: unknown } }[] = [];
   const app = new Elysia({ normalize: false })
     .use(
@@ -82,6 +87,7 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(corsPlugin({ origins: config.corsOrigins, allowedMethods: (path) => methodIndex!(path) }))
+    .use(shadowedRouteGuard(() => methodIndex!))
     .use(docsRoutes({ version: Version, routes: () => routes, formPaths: [TwilioStatusPath] }))
     .use(
       opsRoutes({
@@ -96,7 +102,13 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(checkRoutes(auth, checks))
-    .use(verificationRoutes(auth, createVerificationService({ db, clock, users }), emailFlowLimits))
+    .use(
+      verificationRoutes(
+        auth,
+        createVerificationService({ db, clock, logger, users }),
+        emailFlowLimits,
+      ),
+    )
     .use(usersRoutes(auth, users))
     .use(casesRoutes(auth, users, cases))
     .use(authRoutes(auth, signIn, emailFlowLimits))

@@ -120,8 +120,8 @@ const Variables: Record<keyof Static<typeof Settings>, string> = {
 
 type Env = Record<string, string | undefined>;
 
-export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY === true): Config {
-  const problems: string[] = [];
+/** Reads every variable into its setting; a value that is not even a number or flag is noted. */
+function readSettings(env: Env, terminal: boolean, problems: string[]) {
   const read = (name: string) => {
     const value = env[name]?.trim();
     return value === undefined || value === "" ? undefined : value;
@@ -152,7 +152,7 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
   const port = number("PORT", 3000);
   const host = read("HOST") ?? "0.0.0.0";
 
-  const candidate = {
+  return {
     port,
     host,
     databasePath: read("DATABASE_PATH") ?? "./data/immigraflow.db",
@@ -193,6 +193,28 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     webhookAllowHttp: flag("WEBHOOK_ALLOW_HTTP"),
     trustForwardedFor: flag("TRUST_FORWARDED_FOR"),
   };
+}
+
+/** The settings as read, before validation: what the checks below look at. */
+type ReadSettings = ReturnType<typeof readSettings>;
+
+/** Settings whose value, when set, is a base URL the service sends requests to. */
+const UrlSettings = [
+  "uscisApiBaseUrl",
+  "uscisTokenUrl",
+  "resendBaseUrl",
+  "twilioApiBaseUrl",
+] as const;
+
+const ContentSidSettings = [
+  "twilioContentSidEn",
+  "twilioContentSidEs",
+  "twilioContentSidPt",
+] as const;
+
+export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY === true): Config {
+  const problems: string[] = [];
+  const candidate = readSettings(env, terminal, problems);
 
   for (const error of Value.Errors(Settings, candidate)) {
     const key = error.path.split("/")[1] as keyof typeof Variables | undefined;
@@ -201,15 +223,10 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
       problems.push(`${name}: ${error.message} (got ${JSON.stringify(error.value)})`);
     }
   }
-  const urls: [string, string][] = [
-    ["USCIS_API_BASE_URL", candidate.uscisApiBaseUrl],
-    ["USCIS_TOKEN_URL", candidate.uscisTokenUrl],
-    ["RESEND_BASE_URL", candidate.resendBaseUrl],
-    ["TWILIO_API_BASE_URL", candidate.twilioApiBaseUrl],
-  ];
-  for (const [name, url] of urls) {
+  for (const key of UrlSettings) {
+    const url = candidate[key];
     if (url && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(url)) {
-      problems.push(`${name}: "${url}" must be an http or https URL`);
+      problems.push(`${Variables[key]}: "${url}" must be an http or https URL`);
     }
   }
   problems.push(...crossChecks(candidate));
@@ -217,21 +234,7 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
   return { ...(candidate as Static<typeof Settings>), terminal };
 }
 
-function crossChecks(c: {
-  resendApiKey: string;
-  emailFrom: string;
-  twilioAccountSid: string;
-  twilioAuthToken: string;
-  twilioWhatsappFrom: string;
-  twilioContentSidEn: string;
-  twilioContentSidEs: string;
-  twilioContentSidPt: string;
-  uscisMode: UscisMode;
-  uscisClientId: string;
-  uscisClientSecret: string;
-  checkerCron: string;
-  corsOrigins: string[];
-}): string[] {
+function crossChecks(c: ReadSettings): string[] {
   const problems: string[] = [];
   if (c.uscisMode !== "simulator") {
     if (!c.uscisClientId) problems.push(`USCIS_CLIENT_ID: required when USCIS_MODE=${c.uscisMode}`);
@@ -262,16 +265,7 @@ function crossChecks(c: {
   return problems;
 }
 
-function providerChecks(c: {
-  resendApiKey: string;
-  emailFrom: string;
-  twilioAccountSid: string;
-  twilioAuthToken: string;
-  twilioWhatsappFrom: string;
-  twilioContentSidEn: string;
-  twilioContentSidEs: string;
-  twilioContentSidPt: string;
-}): string[] {
+function providerChecks(c: ReadSettings): string[] {
   const problems: string[] = [];
   if (c.resendApiKey && !/^\s*[^<>]*<?[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>?\s*$/.test(c.emailFrom)) {
     problems.push(
@@ -291,14 +285,9 @@ function providerChecks(c: {
   if (c.twilioWhatsappFrom && !/^(whatsapp:)?\+[1-9][0-9]{6,14}$/.test(c.twilioWhatsappFrom)) {
     problems.push("TWILIO_WHATSAPP_FROM: must be an E.164 number such as +14155238886");
   }
-  const sids: [string, string][] = [
-    ["TWILIO_CONTENT_SID_EN", c.twilioContentSidEn],
-    ["TWILIO_CONTENT_SID_ES", c.twilioContentSidEs],
-    ["TWILIO_CONTENT_SID_PT", c.twilioContentSidPt],
-  ];
-  for (const [name, sid] of sids) {
-    if (sid && !/^HX[0-9a-fA-F]{32}$/.test(sid)) {
-      problems.push(`${name}: must look like HX followed by 32 hex characters`);
+  for (const key of ContentSidSettings) {
+    if (c[key] && !/^HX[0-9a-fA-F]{32}$/.test(c[key])) {
+      problems.push(`${Variables[key]}: must look like HX followed by 32 hex characters`);
     }
   }
   return problems;

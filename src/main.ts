@@ -6,6 +6,7 @@ import {
   migrateCommand,
   partnerCreate,
   partnerDisable,
+  partnerEnable,
   partnerList,
   partnerRotateSecret,
   simulateCommand,
@@ -27,6 +28,7 @@ Commands:
   partner list               list partners
   partner rotate-secret ID   issue a new API secret (the old one stops working)
   partner disable ID         refuse a partner's credentials and stop checking its cases
+  partner enable ID          undo disable: credentials work and cases are checked again
   check RECEIPT              look a receipt up now through the configured USCIS source
   simulate-uscis --port N    serve the USCIS simulator over HTTP in the Torch wire format
   backup FILE                write a consistent copy of the database to FILE
@@ -42,7 +44,10 @@ Runs the API on HOST:PORT with the scheduled checker, on DATABASE_PATH (created 
   immigraflow partner list [--json]
   immigraflow partner rotate-secret ID [--json]
   immigraflow partner disable ID
+  immigraflow partner enable ID
 
+disable refuses the partner's key and secret, revokes its users' tokens and stops checking its
+cases; enable undoes it (users sign in again for new tokens).
 --json prints one line of JSON, e.g. {"id":1,"api_key":"ifk_...","api_secret":"ifs_..."}.`,
   check: `Usage: immigraflow check RECEIPT
 
@@ -124,12 +129,12 @@ function partner(
   const [action, rawId] = args;
   if (action === "create") return partnerCreate(config, values);
   if (action === "list") return partnerList(config, values);
-  if (action === "rotate-secret" || action === "disable") {
+  if (action === "rotate-secret" || action === "disable" || action === "enable") {
     const id = Number(rawId);
     if (!rawId || !Number.isInteger(id) || id < 1) return fail(`partner ${action} needs an ID`);
-    return action === "disable"
-      ? partnerDisable(config, id)
-      : partnerRotateSecret(config, id, values.json === true);
+    if (action === "disable") return partnerDisable(config, id);
+    if (action === "enable") return partnerEnable(config, id);
+    return partnerRotateSecret(config, id, values.json === true);
   }
   return fail(`unknown partner action "${action ?? ""}"`, Help.partner);
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/config.ts";
 
 function problems(env: Record<string, string>): string[] {
@@ -108,5 +109,28 @@ describe("configuration", () => {
     expect(
       problems({ CHECKER_CRON: "99 * * * *" }).some((p) => p.startsWith("CHECKER_CRON:")),
     ).toBe(true);
+  });
+
+  test("README's settings table lists exactly the variables that are read", async () => {
+    const read = new Set<string>();
+    const env = new Proxy({} as Record<string, string | undefined>, {
+      get(_, name) {
+        if (typeof name === "string") read.add(name);
+        return undefined;
+      },
+    });
+    loadConfig(env, false);
+
+    const readme = await Bun.file(join(import.meta.dir, "..", "README.md")).text();
+    const table = readme.slice(readme.indexOf("## Settings"), readme.indexOf("## Command line"));
+    const listed = new Set<string>();
+    for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
+      const cell = row.split("|")[1] ?? "";
+      const names = [...cell.matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]!);
+      // `TWILIO_CONTENT_SID_EN`, `_ES`, `_PT`: the suffixes continue the first name.
+      const stem = names[0]?.replace(/_[A-Z]+$/, "") ?? "";
+      for (const name of names) listed.add(name.startsWith("_") ? `${stem}${name}` : name);
+    }
+    expect([...read].sort()).toEqual([...listed].sort());
   });
 });

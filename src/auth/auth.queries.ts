@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
 import { clients, loginCodes, sessions, users } from "../db/schema.ts";
 
@@ -76,5 +76,14 @@ export function revokeUserSessions(tx: Executor, userId: number, now: number): v
   tx.update(sessions)
     .set({ revokedAt: now })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .run();
+}
+
+/** Every live token of every user of the partner: for a partner who is being disabled. */
+export function revokePartnerSessions(tx: Executor, clientId: number, now: number): void {
+  const partnersUsers = tx.select({ id: users.id }).from(users).where(eq(users.clientId, clientId));
+  tx.update(sessions)
+    .set({ revokedAt: now })
+    .where(and(inArray(sessions.userId, partnersUsers), isNull(sessions.revokedAt)))
     .run();
 }

@@ -10,6 +10,7 @@ import { enqueue } from "../outbox/outbox.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
 import { findUserByEmail, updateUser } from "../users/users.queries.ts";
 import { emitUserEvent } from "../webhooks/webhook-events.ts";
+import { createAfterAnswer, touchPartner } from "./after-answer.ts";
 import {
   countWrongGuess,
   findLiveLoginCode,
@@ -56,20 +57,7 @@ export function createAuthService(deps: AuthDeps) {
   const { db, clock, logger } = deps;
   const tokenTtlMs = deps.userTokenTtlDays * DayMs;
 
-  /**
-   * Runs a write once the answer has gone out. A commit waits for the disk, a millisecond or
-   * more, and only known addresses have anything to write: done before answering, that wait
-   * would tell whoever times the answers which addresses have accounts.
-   */
-  function afterAnswer(failure: string, ids: Record<string, number>, write: () => void): void {
-    setImmediate(() => {
-      try {
-        write();
-      } catch (err) {
-        logger.error({ err, ...ids }, failure);
-      }
-    });
-  }
+  const afterAnswer = createAfterAnswer(db, logger);
 
   function mintSession(tx: Executor, user: UserRow, now: number): SignedIn {
     const token = newUserToken();
@@ -96,7 +84,8 @@ export function createAuthService(deps: AuthDeps) {
     /**
      * Sends a code to a known, active user of this partner, and nothing to anyone else. Every
      * address costs the same before the answer: a look-up, and a code minted, hashed and
-     * rendered; storing it and queueing the e-mail come after.
+     * rendered; and the same after it: one commit, which stores the code and queues the e-mail
+     * for a known address (see after-answer.ts).
      */
     requestCode(client: ClientRow, emailInput: string): void {
       const now = clock.now();
@@ -110,31 +99,35 @@ export function createAuthService(deps: AuthDeps) {
         code,
         minutes: LoginCodeTtlMs / 60_000,
       });
-      if (user?.status !== "active") return;
+      const store = (tx: Executor, to: Pick<UserRow, "id" | "email">) => {
+        replaceLoginCode(tx, {
+          userId: to.id,
+          codeHash,
+          expiresAt: now + LoginCodeTtlMs,
+          createdAt: now,
+        });
+        enqueue(
+          tx,
+          { purpose: "login_code", userId: to.id, statusUpdateId: null },
+          { channel: "email", message: { to: to.email, ...message }, redact: [code] },
+          now,
+        );
+      };
 
-      afterAnswer("login code not stored", { client_id: client.id, user_id: user.id }, () =>
-        db.transaction((tx) => {
-          replaceLoginCode(tx, {
-            userId: user.id,
-            codeHash,
-            expiresAt: now + LoginCodeTtlMs,
-            createdAt: now,
-          });
-          enqueue(
-            tx,
-            { purpose: "login_code", userId: user.id, statusUpdateId: null },
-            { channel: "email", message: { to: user.email, ...message }, redact: [code] },
-            now,
-          );
-        }),
+      const known = user?.status === "active";
+      afterAnswer(
+        { failure: "login code not stored", clientId: client.id, userId: user?.id },
+        (tx) => store(tx, known ? user : { id: 0, email: normalizeEmail(emailInput) }),
+        known,
       );
     },
 
     /**
-     * Trades a code for a user token. A wrong guess is counted after the answer, like the
-     * code's storing, so a wrong guess at a known address answers as fast as one at an
-     * unknown address. Guesses racing each other may read the count before it moves; the
-     * per-address limit on verify still caps them at 10 in 10 minutes.
+     * Trades a code for a user token. A failed sign-in writes after the answer, the same one
+     * commit whether or not there was a code to count the wrong guess against (see
+     * after-answer.ts), so it tells nothing of the address. Guesses racing each other may read
+     * the count before it moves; the per-address limit on verify still caps them at 10 in 10
+     * minutes.
      */
     verify(client: ClientRow, emailInput: string, codeInput: string): SignedIn {
       const now = clock.now();
@@ -145,10 +138,14 @@ export function createAuthService(deps: AuthDeps) {
         const userId = user?.status === "active" ? user.id : 0;
         const live = findLiveLoginCode(tx, userId, now, LoginCodeMaxAttempts);
         const matches = secretMatches(code, live?.codeHash ?? NoCodeHash);
-        if (!user || !live) return null;
-        if (!matches) {
-          const ids = { client_id: client.id, user_id: user.id };
-          afterAnswer("wrong guess not counted", ids, () => countWrongGuess(db, live.id));
+        if (!user || !live || !matches) {
+          const context = {
+            failure: "wrong guess not counted",
+            clientId: client.id,
+            userId: user?.id,
+          };
+          if (user && live) afterAnswer(context, (later) => countWrongGuess(later, live.id), true);
+          else afterAnswer(context, (later) => touchPartner(later, client.id), false);
           return null;
         }
 

@@ -99,7 +99,19 @@ export function partnerRotateSecret(config: Config, id: number, json: boolean): 
 
 export function partnerDisable(config: Config, id: number): number {
   withDatabase(config, ({ db }) => createPartnersService(db, systemClock).disable(id));
-  console.log(`Partner ${id} is disabled: its credentials are refused and its cases not checked.`);
+  console.log(
+    `Partner ${id} is disabled: its credentials are refused, its users' tokens revoked and its ` +
+      "cases not checked.",
+  );
+  return 0;
+}
+
+export function partnerEnable(config: Config, id: number): number {
+  withDatabase(config, ({ db }) => createPartnersService(db, systemClock).enable(id));
+  console.log(
+    `Partner ${id} is enabled: its credentials work again and its cases are checked again. ` +
+      "Its users sign in again for new tokens.",
+  );
   return 0;
 }
 

@@ -116,6 +116,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       outbox_jobs_released: released,
       uscis_mode: config.uscisMode,
       checker_cron: config.checkerCron,
+      // Elysia and Bun.serve read NODE_ENV; the build pins it, so a binary always says false.
+      development: app.server?.development ?? null,
     },
     "ImmigraFlow is listening",
   );

@@ -1,4 +1,4 @@
-import { Elysia } from "elysia";
+import { type DocumentDecoration, Elysia } from "elysia";
 import type { Db } from "../db/connection.ts";
 import type { users } from "../db/schema.ts";
 import { type ClientRow, findClientByApiKey } from "../partners/partners.queries.ts";
@@ -76,6 +76,8 @@ function rateLimitKey(principal: Principal): string {
 export function authPlugin(authenticator: Authenticator, limiter?: RateLimiter) {
   return new Elysia({ name: "auth" }).macro({
     access: (allowed: AccessKind[]) => ({
+      // Read by the OpenAPI document, which turns it into the operation's security.
+      detail: { "x-access": allowed } as DocumentDecoration,
       transform({ request }) {
         const principal = authenticator.authenticate(request);
         if (!principal) throw unauthorized();

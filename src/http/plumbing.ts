@@ -157,23 +157,144 @@ function simpleError(
   return null;
 }
 
+/**
+ * How strongly one segment of a route pattern claims a path, as the router ranks them: a
+ * static segment wins over a parameter, which wins over a wildcard.
+ */
+const SegmentRank = { Wildcard: 0, Param: 1, Static: 2 } as const;
+type SegmentRank = (typeof SegmentRank)[keyof typeof SegmentRank];
+
+interface RoutePattern {
+  methods: Set<string>;
+  segments: string[];
+  ranks: SegmentRank[];
+  regex: RegExp;
+}
+
+export interface RouteMethodIndex {
+  /**
+   * The methods that answer on a concrete path: those of the most specific pattern matching
+   * it. `/v1/users/resend-verification` is POST only, although `GET /v1/users/:user_id` would
+   * match it too.
+   */
+  (path: string): string[];
+  /**
+   * The methods to name in a 405 when the router would hand this request to a parameter route
+   * of its method although a more specific pattern of other methods owns the path (a GET on
+   * `/v1/users/resend-verification` would otherwise read it as a user id); null otherwise.
+   */
+  shadowedBy(method: string, path: string): string[] | null;
+}
+
+const segmentsOf = (path: string) => path.replace(/\/+$/, "").split("/");
+
+const rankOf = (segment: string): SegmentRank =>
+  segment === "*"
+    ? SegmentRank.Wildcard
+    : segment.startsWith(":")
+      ? SegmentRank.Param
+      : SegmentRank.Static;
+
+/** Negative when `a` is the more specific pattern, compared segment by segment from the left. */
+function bySpecificity(a: RoutePattern, b: RoutePattern): number {
+  const length = Math.max(a.ranks.length, b.ranks.length);
+  for (let i = 0; i < length; i += 1) {
+    const difference = (b.ranks[i] ?? -1) - (a.ranks[i] ?? -1);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
+
+/** Whether some concrete path matches both patterns. */
+function overlap(a: RoutePattern, b: RoutePattern): boolean {
+  const length = Math.max(a.segments.length, b.segments.length);
+  for (let i = 0; i < length; i += 1) {
+    const [left, right] = [a.segments[i], b.segments[i]];
+    if (left === "*" || right === "*") return true;
+    if (left === undefined || right === undefined) return false;
+    if (rankOf(left) === SegmentRank.Static && rankOf(right) === SegmentRank.Static) {
+      if (left !== right) return false;
+    }
+  }
+  return true;
+}
+
 /** Matches a concrete path against the app's route patterns, for 405 and its Allow header. */
-export function routeMethodIndex(routes: { method: string; path: string }[]) {
-  const patterns = routes.map((route) => ({
-    method: route.method,
-    regex: new RegExp(
-      `^${route.path
-        .replace(/\/+$/, "")
-        .split("/")
-        .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : escapeRegex(part)))
-        .join("/")}/?$`,
-    ),
-  }));
-  return (path: string) => {
-    const methods = new Set<string>();
-    for (const pattern of patterns) if (pattern.regex.test(path)) methods.add(pattern.method);
-    return [...methods];
+export function routeMethodIndex(routes: { method: string; path: string }[]): RouteMethodIndex {
+  const byPath = new Map<string, RoutePattern>();
+  for (const route of routes) {
+    const segments = segmentsOf(route.path);
+    const key = segments.map((part) => (part.startsWith(":") ? ":" : part)).join("/");
+    const known = byPath.get(key);
+    if (known) {
+      known.methods.add(route.method);
+      continue;
+    }
+    byPath.set(key, {
+      methods: new Set([route.method]),
+      segments,
+      ranks: segments.map(rankOf),
+      regex: new RegExp(
+        `^${segments
+          .map((part) => (part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : escapeRegex(part)))
+          .join("/")}/?$`,
+      ),
+    });
+  }
+  const patterns = [...byPath.values()].sort(bySpecificity);
+
+  const allowed = (path: string): string[] => {
+    const best = patterns.find((pattern) => pattern.regex.test(path));
+    return best ? [...best.methods] : [];
   };
+
+  // Only a pattern that overlaps a less specific one of another method can be shadowed; the
+  // few there are, per method, are all a request has to be tested against.
+  const suspects = new Map<string, RoutePattern[]>();
+  for (const owner of patterns) {
+    for (const taker of patterns) {
+      if (bySpecificity(owner, taker) >= 0 || !overlap(owner, taker)) continue;
+      for (const method of taker.methods) {
+        if (owner.methods.has(method)) continue;
+        const list = suspects.get(method) ?? [];
+        if (!list.includes(owner)) list.push(owner);
+        suspects.set(method, list);
+      }
+    }
+  }
+
+  return Object.assign(allowed, {
+    shadowedBy(method: string, path: string): string[] | null {
+      const candidates = suspects.get(method);
+      if (!candidates?.some((pattern) => pattern.regex.test(path))) return null;
+      const owners = allowed(path);
+      return owners.includes(method) ? null : owners;
+    },
+  });
+}
+
+export function methodNotAllowed(method: string, allowed: string[]): ApiError {
+  return new ApiError(
+    "method_not_allowed",
+    `${method} is not allowed here; use ${allowed.join(", ")}`,
+    undefined,
+    { allow: allowed.join(", ") },
+  );
+}
+
+/**
+ * The 405 for requests the router would misroute (see RouteMethodIndex.shadowedBy), checked
+ * before routing. Mount it after the CORS plugin, so a browser can read the answer.
+ */
+export function shadowedRouteGuard(index: () => RouteMethodIndex) {
+  return new Elysia({ name: "shadowed-route-guard" }).onRequest(({ request }) => {
+    const url = request.url;
+    const pathStart = url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+    const queryStart = url.indexOf("?", pathStart);
+    const path = url.slice(pathStart, queryStart === -1 ? undefined : queryStart);
+    const allowed = index().shadowedBy(request.method, path);
+    if (allowed) throw methodNotAllowed(request.method, allowed);
+  });
 }
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -4,6 +4,7 @@ import type { Clock } from "../clock.ts";
 import type { DatabaseHandle } from "../db/connection.ts";
 import type { Metrics } from "../http/metrics.ts";
 import { outboxBacklog } from "../outbox/outbox.queries.ts";
+import { type DatabaseState, probeDatabase } from "./database-probe.ts";
 import type { ServiceStatus } from "./service-status.ts";
 
 interface Quota {
@@ -52,15 +53,14 @@ export function opsRoutes(deps: OpsDeps) {
 
 function health(deps: OpsDeps) {
   const now = deps.clock.now();
-  let databaseOk = true;
+  let database: DatabaseState = probeDatabase(deps.database.sqlite);
   let lag = { lagMs: 0, dueReceipts: 0 };
   let backlog = { pending: 0, inFlight: 0, oldestPendingAt: null as number | null };
   try {
-    deps.database.sqlite.query("SELECT 1").get();
     lag = checkerLag(deps.database.db, now);
     backlog = outboxBacklog(deps.database.db);
   } catch {
-    databaseOk = false;
+    database = { ok: false, writable: false, problem: "unknown" };
   }
 
   const tick = deps.status.lastTick;
@@ -81,13 +81,13 @@ function health(deps: OpsDeps) {
   const oldestWaitMs = backlog.oldestPendingAt === null ? 0 : now - backlog.oldestPendingAt;
   const outboxBehind = oldestWaitMs > OutboxWarningMs;
   const degraded =
-    !databaseOk || checkerBehind || outboxBehind || !["ok", "unknown"].includes(uscisState);
+    !database.writable || checkerBehind || outboxBehind || !["ok", "unknown"].includes(uscisState);
 
   return {
     status: degraded ? "degraded" : "ok",
     version: deps.version,
     uptime_seconds: Math.round((now - deps.status.startedAt) / 1000),
-    database: { ok: databaseOk },
+    database,
     checker: {
       lag_seconds: Math.round(lag.lagMs / 1000),
       due_receipts: lag.dueReceipts,

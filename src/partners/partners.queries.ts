@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { cases, clients, users } from "../db/schema.ts";
 
 export type ClientRow = typeof clients.$inferSelect;
@@ -21,7 +21,7 @@ export function listClients(db: Db): ClientRow[] {
 }
 
 export function updateClient(
-  db: Db,
+  db: Executor,
   id: number,
   values: Partial<typeof clients.$inferInsert>,
 ): ClientRow | undefined {

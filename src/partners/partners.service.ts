@@ -1,3 +1,4 @@
+import { revokePartnerSessions } from "../auth/auth.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
 import { ApiError } from "../http/errors.ts";
@@ -48,11 +49,27 @@ export function createPartnersService(db: Db, clock: Clock) {
       return { client, apiSecret };
     },
 
+    /**
+     * Its users' tokens are revoked with it, as a disabled user's are: enabling the partner
+     * again must not bring back a token that may have leaked while nobody was watching.
+     */
     disable(id: number) {
       const existing = findClientById(db, id);
       if (!existing) throw new Error(`no partner with id ${id}`);
       if (existing.disabledAt !== null) return existing;
-      return updateClient(db, id, { disabledAt: clock.now(), updatedAt: clock.now() })!;
+      const now = clock.now();
+      return db.transaction((tx) => {
+        revokePartnerSessions(tx, id, now);
+        return updateClient(tx, id, { disabledAt: now, updatedAt: now })!;
+      });
+    },
+
+    /** Undoes `disable`: the key and secret work again and the checker picks its cases up. */
+    enable(id: number) {
+      const existing = findClientById(db, id);
+      if (!existing) throw new Error(`no partner with id ${id}`);
+      if (existing.disabledAt === null) return existing;
+      return updateClient(db, id, { disabledAt: null, updatedAt: clock.now() })!;
     },
   };
 }

@@ -1,6 +1,8 @@
+import { createAfterAnswer } from "../auth/after-answer.ts";
 import type { Clock } from "../clock.ts";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { hashSecret } from "../http/secrets.ts";
+import type { Logger } from "../logger.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
 import { emitUserEvent } from "../webhooks/webhook-events.ts";
 import {
@@ -15,6 +17,7 @@ import type { UsersService } from "./users.service.ts";
 export interface VerificationDeps {
   db: Db;
   clock: Clock;
+  logger: Logger;
   users: Pick<UsersService, "queueVerification">;
 }
 
@@ -34,10 +37,29 @@ const TokenShape = /^ifv_[A-Za-z0-9]{43}$/;
 
 const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
+/** Nobody, at the address asked for: what an unknown address's rolled-back write is for. */
+function standIn(email: string): UserRow {
+  return {
+    id: 0,
+    clientId: 0,
+    email,
+    name: null,
+    phone: null,
+    preferredLanguage: "en",
+    emailVerifiedAt: null,
+    notifyByEmail: true,
+    notifyByWhatsapp: false,
+    status: "active",
+    createdAt: 0,
+    updatedAt: 0,
+  };
+}
+
 export type VerificationService = ReturnType<typeof createVerificationService>;
 
 export function createVerificationService(deps: VerificationDeps) {
   const { db, clock } = deps;
+  const afterAnswer = createAfterAnswer(db, deps.logger);
 
   return {
     /**
@@ -81,17 +103,34 @@ export function createVerificationService(deps: VerificationDeps) {
 
     /**
      * Sends a new link to a known, active, unverified user of the requester's partner, and
-     * quietly does nothing otherwise: the caller's answer must not tell which case it was.
-     * Older unused links stop working, so only the newest e-mail's link counts.
+     * quietly does nothing otherwise: the caller's answer must not tell which case it was, nor
+     * its time, nor the time of the next answer, so every case costs one look-up before the
+     * answer and one commit after it (see after-answer.ts). Older unused links stop working,
+     * so only the newest e-mail's link counts.
      */
     resend(requester: ResendRequester, email: string): void {
-      db.transaction((tx) => {
-        const user = findUserByEmail(tx, requester.client.id, normalizeEmail(email));
-        if (user?.status !== "active" || user.emailVerifiedAt !== null) return;
-        if (requester.selfUserId !== undefined && requester.selfUserId !== user.id) return;
+      const { client, selfUserId } = requester;
+      const address = normalizeEmail(email);
+      const user = findUserByEmail(db, client.id, address);
+      const wanted = (found: UserRow | undefined): found is UserRow =>
+        found?.status === "active" &&
+        found.emailVerifiedAt === null &&
+        (selfUserId === undefined || selfUserId === found.id);
+      const known = wanted(user);
+      const queue = (tx: Executor) => {
+        // Read again: the user may have been verified, changed or disabled since the answer.
+        const current = findUserByEmail(tx, client.id, address);
+        if (!known) return deps.users.queueVerification(tx, client, standIn(address));
+        if (current?.id === user?.id && wanted(current)) {
+          deps.users.queueVerification(tx, client, current);
+        }
+      };
 
-        deps.users.queueVerification(tx, requester.client, user);
-      });
+      afterAnswer(
+        { failure: "verification link not queued", clientId: client.id, userId: user?.id },
+        queue,
+        known,
+      );
     },
   };
 }

@@ -303,6 +303,8 @@ describe("the compiled executable", () => {
     const server = await launch(env);
     const listening = server.process.logs.find((l) => l.msg === "ImmigraFlow is listening");
     expect(listening?.uscis_mode).toBe("simulator");
+    // No NODE_ENV in its environment, as under systemd: still a production server.
+    expect(listening?.development).toBe(false);
 
     await expectServiceEndpoints(server);
     await expectWrongSecretRefused(server, partner);

@@ -120,10 +120,16 @@ describe("a full disk under the compiled executable", () => {
       }
       const health = await fetch(`${server.url}/health`);
       expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({
+        status: "degraded",
+        database: { ok: true, writable: false, problem: "full" },
+      });
       const logged = server.process.logs.filter((line) => line.msg === "database cannot store");
       expect(logged.map((line) => line.sqlite_code)).toContain("SQLITE_FULL");
 
       unlinkSync(filler);
+      const roomAgain = (await (await fetch(`${server.url}/health`)).json()) as object;
+      expect(roomAgain).toMatchObject({ database: { ok: true, writable: true } });
       expect((await createUser("after@faults.example")).status).toBe(201);
       expect(await server.process.stop(10_000)).toBe(0);
 

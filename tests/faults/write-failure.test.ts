@@ -42,6 +42,20 @@ function expectUnavailable(answer: Answer, label: string) {
   expect(answer.text).not.toMatch(/sqlite|readonly|disk|locked|busy|full|SELECT|INSERT/i);
 }
 
+/** /health while writes fail: 200 (reads still serve), degraded, and which condition it is. */
+async function expectHealthDegraded(svc: FaultService, problem: string) {
+  const health = await svc.call("GET", "/health");
+  expect(health.status, health.text).toBe(200);
+  expect(health.json.status).toBe("degraded");
+  expect(health.json.database).toEqual({ ok: true, writable: false, problem });
+}
+
+async function expectHealthWritable(svc: FaultService) {
+  const health = await svc.call("GET", "/health");
+  expect(health.status, health.text).toBe(200);
+  expect(health.json.database).toEqual({ ok: true, writable: true });
+}
+
 /** Everything a partner can read about its users and their cases, for before/after checks. */
 async function everything(svc: FaultService, partner: Partner) {
   const users = await svc.call("GET", "/v1/users?limit=100", partner);
@@ -99,13 +113,14 @@ describe("a database write that fails answers 503 and loses nothing accepted bef
       expectUnavailable(await svc.call(method, path, partner, body), `${method} ${path}`);
     }
     expect(await everything(svc, partner)).toEqual(before);
-    expect((await svc.call("GET", "/health")).status).toBe(200);
+    await expectHealthDegraded(svc, "read_only");
     // Operators see which SQLite condition it was (the code itself is redacted as `code`).
     const logged = svc.logs.lines.filter((line) => line.sqlite_code === "SQLITE_READONLY");
     expect(logged.length).toBe(writes.length);
 
     svc.sqlite.run("PRAGMA query_only = OFF");
     expect(tableCounts(svc.sqlite)).toEqual(counts);
+    await expectHealthWritable(svc);
     const again = await svc.call("POST", "/v1/users", partner, { email: "later@faults.example" });
     expect(again.status).toBe(201);
   });
@@ -141,9 +156,11 @@ describe("a database write that fails answers 503 and loses nothing accepted bef
       expect((await svc.call("GET", `/v1/users/${id}`, partner)).status).toBe(200);
     }
     expect(svc.logs.lines.some((line) => line.sqlite_code === "SQLITE_FULL")).toBe(true);
+    await expectHealthDegraded(svc, "full");
 
     // Room again: the next write is accepted, and a fresh connection finds all of it.
     svc.sqlite.run("PRAGMA max_page_count = 1073741823");
+    await expectHealthWritable(svc);
     const later = await svc.call("POST", "/v1/users", partner, { email: "later@faults.example" });
     expect(later.status).toBe(201);
     const expected = tableCounts(svc.sqlite);
@@ -179,14 +196,38 @@ describe("a database write that fails answers 503 and loses nothing accepted bef
       expectUnavailable(blocked, "POST /v1/users while another connection writes");
       // WAL: readers are not held up by the writer.
       expect(await everything(svc, partner)).toEqual(before);
+      // /health tries the write lock too, but gives up long before the service's 5 s.
+      const probing = Date.now();
+      await expectHealthDegraded(svc, "busy");
+      expect(Date.now() - probing).toBeLessThan(2_000);
     } finally {
       other.run("ROLLBACK");
       other.close();
     }
+    await expectHealthWritable(svc);
     const after = await svc.call("POST", "/v1/users", partner, { email: "b@faults.example" });
     expect(after.status).toBe(201);
     expect(svc.logs.lines.some((line) => line.sqlite_code === "SQLITE_BUSY")).toBe(true);
   }, 20_000);
+
+  test("the /health write probe stores nothing and leaves no lock behind", async () => {
+    const path = join(work, "probe", "immigraflow.db");
+    const svc = service(path);
+    await acceptUserWithCase(svc, svc.createPartner(), 1);
+    const other = new Database(path);
+    try {
+      const version = () => other.query("PRAGMA data_version").get();
+      const before = version();
+      for (let i = 0; i < 20; i += 1) await expectHealthWritable(svc);
+      // data_version moves when another connection commits: the probe never did.
+      expect(version()).toEqual(before);
+      other.run("PRAGMA busy_timeout = 0");
+      other.run("BEGIN IMMEDIATE");
+      other.run("ROLLBACK");
+    } finally {
+      other.close();
+    }
+  });
 
   test("a short write by another process (a CLI command) is waited for", async () => {
     const path = join(work, "short-lock", "immigraflow.db");

@@ -10,7 +10,7 @@ describe("service routes", () => {
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       status: "ok",
-      database: { ok: true },
+      database: { ok: true, writable: true },
       checker: { lag_seconds: 0, due_receipts: 0 },
       uscis: { mode: "simulator" },
     });
@@ -55,8 +55,10 @@ describe("service routes", () => {
     expect(res.json.openapi).toMatch(/^3\./);
     const paths = Object.keys(res.json.paths);
     const create = res.json.paths["/v1/users"].post.requestBody.content["application/json"];
-    expect(create.schema.properties.email.type).toBe("string");
-    expect(create.schema.additionalProperties).toBe(false);
+    expect(create.schema).toEqual({ $ref: "#/components/schemas/UserCreateRequest" });
+    const body = res.json.components.schemas.UserCreateRequest;
+    expect(body.properties.email.type).toBe("string");
+    expect(body.additionalProperties).toBe(false);
     for (const path of [
       "/v1/users",
       "/v1/users/{user_id}",

@@ -1,0 +1,93 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPartnersService } from "../../src/partners/partners.service.ts";
+import { bearer, createUser, signIn } from "../auth/sign-in.ts";
+import { testApp } from "../helpers/app.ts";
+
+const root = join(import.meta.dir, "..", "..");
+const work = mkdtempSync(join(tmpdir(), "immigraflow-partner-cli-"));
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** `immigraflow ARGS` from the checkout, on its own database file, with a bare environment. */
+async function cli(databasePath: string, ...args: string[]) {
+  const child = Bun.spawn([process.execPath, "src/main.ts", ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_PATH: databasePath },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+describe("partner enable", () => {
+  test("undoes disable: credentials and checking come back, user tokens stay revoked", async () => {
+    const t = testApp();
+    const partners = createPartnersService(t.db, t.clock);
+    const acme = t.createPartner();
+    const userId = await createUser(t, acme, { email: "ana@example.com" });
+    const added = await t.call("POST", `/v1/users/${userId}/cases`, {
+      as: acme,
+      body: { receipt_number: "EAC9999103403" },
+    });
+    expect(added.status).toBe(201);
+    const { token } = await signIn(t, acme, "ana@example.com");
+
+    partners.disable(acme.id);
+    expect((await t.call("GET", "/v1/users", { as: acme })).status).toBe(401);
+    expect((await t.call("GET", "/v1/users", { headers: bearer(token) })).status).toBe(401);
+    expect((await t.checker.tick()).checked).toBe(0);
+
+    partners.enable(acme.id);
+    expect((await t.call("GET", "/v1/users", { as: acme })).status).toBe(200);
+    expect((await t.call("GET", "/v1/users", { headers: bearer(token) })).status).toBe(401);
+    expect((await t.checker.tick()).checked).toBe(1);
+    const again = await signIn(t, acme, "ana@example.com");
+    expect((await t.call("GET", "/v1/users", { headers: bearer(again.token) })).status).toBe(200);
+  });
+
+  test("enabling an active partner changes nothing; an unknown id is an error", () => {
+    const t = testApp();
+    const partners = createPartnersService(t.db, t.clock);
+    const acme = t.createPartner();
+    const before = partners.list()[0];
+    t.clock.advance(60_000);
+    expect(partners.enable(acme.id)).toEqual(before!);
+    expect(() => partners.enable(999)).toThrow("no partner with id 999");
+  });
+
+  test("the CLI lists it, shows it in --help and turns a partner back on", async () => {
+    const databasePath = join(work, "cli.db");
+    const created = await cli(
+      databasePath,
+      ...["partner", "create", "--name", "Acme", "--email", "ops@acme.example", "--json"],
+    );
+    expect(created.code).toBe(0);
+    const { id } = JSON.parse(created.stdout.trim().split("\n").at(-1)!) as { id: number };
+    const statusOf = async () => {
+      const listed = await cli(databasePath, "partner", "list", "--json");
+      return (JSON.parse(listed.stdout) as { id: number; status: string }[])[0]?.status;
+    };
+
+    expect((await cli(databasePath, "partner", "disable", String(id))).code).toBe(0);
+    expect(await statusOf()).toBe("disabled");
+    const enabled = await cli(databasePath, "partner", "enable", String(id));
+    expect(enabled.code).toBe(0);
+    expect(enabled.stdout).toContain(`Partner ${id} is enabled`);
+    expect(await statusOf()).toBe("active");
+
+    const unknown = await cli(databasePath, "partner", "enable", "999");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("no partner with id 999");
+    expect((await cli(databasePath, "partner", "enable")).code).toBe(2);
+    expect((await cli(databasePath, "partner", "--help")).stdout).toContain("partner enable ID");
+    expect((await cli(databasePath, "--help")).stdout).toMatch(/partner enable ID +undo/);
+  }, 30_000);
+});
