@@ -30,11 +30,12 @@ import {
   insertStatusUpdate,
   latestStatusUpdate,
   type ReceiptRow,
+  recordReceiptCheck,
   type StatusUpdateRow,
   setCheckError,
   setLastStatusUpdate,
+  setNotifyFields,
   updateReceipt,
-  updateStatusUpdate,
   type Watcher,
   watchersOf,
 } from "./receipts.queries.ts";
@@ -327,11 +328,12 @@ function recordFound(
   for (const watcher of watchers) {
     if (writeCaseUpdate(ctx, tx, watcher, receipt, observation, now)) changed += 1;
   }
-  setCheckError(tx, caseIds(watchers), null);
+  // Most cases have no error to clear; an UPDATE that changes nothing still costs a write.
+  setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.case.checkError !== null)), null);
 
   const title = cleanText(observation.statusTitle);
   const settled = SettledCategories.has(ctx.catalogue.lookupStatus(title).category);
-  updateReceipt(tx, receipt.receiptNumber, {
+  recordReceiptCheck(tx, receipt.receiptNumber, {
     formType: observation.formType ?? receipt.formType,
     lastObservation: observation,
     lastCheckedAt: now,
@@ -390,8 +392,8 @@ function writeCaseUpdate(
     category: status.category,
     statusCode: after.title,
     statusDescription: after.description,
-    statusCodeEs: observation.statusTitleEs,
-    statusDescriptionEs: observation.statusDescriptionEs,
+    statusCodeEs: observation.statusTitleEs ?? null,
+    statusDescriptionEs: observation.statusDescriptionEs ?? null,
     statusCodePt: status.titlePt ?? after.title,
     statusDescriptionPt:
       ctx.catalogue.translateDescriptionPt(after.description) ?? after.description,
@@ -402,8 +404,15 @@ function writeCaseUpdate(
     history: after.history,
     timestamp: now,
     // Placeholders for the moment between the insert and the plan, inside one transaction.
+    notified: 0,
     emailNotifyStatus: "pending",
     whatsappNotifyStatus: "pending",
+    emailNotifyAttempts: 0,
+    whatsappNotifyAttempts: 0,
+    emailNotifyLastError: null,
+    whatsappNotifyLastError: null,
+    emailNotifySentAt: null,
+    whatsappNotifySentAt: null,
   });
   const plan = ctx.planNotifications(tx, {
     statusUpdate: inserted,
@@ -411,7 +420,7 @@ function writeCaseUpdate(
     user: watcher.user,
     client: watcher.client,
   });
-  updateStatusUpdate(tx, inserted.id, plan);
+  setNotifyFields(tx, inserted.id, plan);
   setLastStatusUpdate(tx, watcher.case.id, inserted.id);
   return true;
 }
