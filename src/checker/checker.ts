@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
+import { inSavepoint } from "../db/prepared.ts";
 import type { Logger } from "../logger.ts";
 import {
   lookupStatus,
@@ -26,10 +27,10 @@ import {
 import {
   dueReceipts,
   type Executor,
-  findReceipt,
   insertStatusUpdate,
-  latestStatusUpdate,
+  loadReceipts,
   type ReceiptRow,
+  type ReceiptState,
   recordReceiptCheck,
   type StatusUpdateRow,
   setCheckError,
@@ -37,7 +38,7 @@ import {
   setNotifyFields,
   updateReceipt,
   type Watcher,
-  watchersOf,
+  type WatcherState,
 } from "./receipts.queries.ts";
 
 /** The part of the status catalogue the checker uses; tests may pass their own. */
@@ -268,9 +269,15 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   const total: Outcome = { changed: 0, notFound: 0, failed: 0 };
   if (batch.length === 0) return total;
   try {
-    const outcomes = ctx.db.transaction((tx) =>
-      batch.map(({ receiptNumber, result }) => recordResult(ctx, tx, receiptNumber, result)),
-    );
+    const outcomes = ctx.db.transaction((tx) => {
+      const states = loadReceipts(
+        tx,
+        batch.map((answered) => answered.receiptNumber),
+      );
+      return batch.map(({ receiptNumber, result }) =>
+        recordResult(ctx, tx, receiptNumber, states.get(receiptNumber), result),
+      );
+    });
     for (const outcome of outcomes) addOutcome(total, outcome);
   } catch (error) {
     // Nothing of the batch was written; each receipt keeps its schedule and is tried again.
@@ -283,26 +290,26 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
 /** Each receipt in a savepoint of its own: one that fails takes only its own writes back. */
 function recordResult(
   ctx: CheckerContext,
-  batchTx: Executor,
+  tx: Executor,
   receiptNumber: string,
+  state: ReceiptState | undefined,
   result: Answer,
 ): Outcome {
   const now = ctx.clock.now();
   try {
-    return batchTx.transaction((tx) => {
-      const receipt = findReceipt(tx, receiptNumber);
+    return inSavepoint(tx, () => {
       // The last case let go of the receipt while USCIS was answering.
-      if (!receipt) return { changed: 0, notFound: 0, failed: 0 };
+      if (!state) return { changed: 0, notFound: 0, failed: 0 };
 
       switch (result.kind) {
         case "found":
-          return recordFound(ctx, tx, receipt, result.observation, now);
+          return recordFound(ctx, tx, state, result.observation, now);
         case "not_found":
-          return recordNotFound(ctx, tx, receipt, now);
+          return recordNotFound(ctx, tx, state, now);
         case "invalid_receipt":
-          return recordInvalid(ctx, tx, receipt, result.message, now);
+          return recordInvalid(ctx, tx, state, result.message, now);
         case "unavailable":
-          return recordUnavailable(ctx, tx, receipt, result.reason, now);
+          return recordUnavailable(ctx, tx, state, result.reason, now);
       }
     });
   } catch (error) {
@@ -319,11 +326,10 @@ function caseIds(watchers: Watcher[]): number[] {
 function recordFound(
   ctx: CheckerContext,
   tx: Executor,
-  receipt: ReceiptRow,
+  { receipt, watchers }: ReceiptState,
   observation: Observation,
   now: number,
 ): Outcome {
-  const watchers = watchersOf(tx, receipt.receiptNumber);
   let changed = 0;
   for (const watcher of watchers) {
     if (writeCaseUpdate(ctx, tx, watcher, receipt, observation, now)) changed += 1;
@@ -361,12 +367,12 @@ function recordOf(statusUpdate: StatusUpdateRow): CaseRecord {
 function writeCaseUpdate(
   ctx: CheckerContext,
   tx: Executor,
-  watcher: Watcher,
+  watcher: WatcherState,
   receipt: ReceiptRow,
   observation: Observation,
   now: number,
 ): boolean {
-  const previous = latestStatusUpdate(tx, watcher.case.id);
+  const previous = watcher.latest;
   const before = previous ? recordOf(previous) : null;
   const merged = mergeHistory(
     before?.history ?? [],
@@ -419,6 +425,7 @@ function writeCaseUpdate(
     case: watcher.case,
     user: watcher.user,
     client: watcher.client,
+    updateCount: watcher.updateCount + 1,
   });
   setNotifyFields(tx, inserted.id, plan);
   setLastStatusUpdate(tx, watcher.case.id, inserted.id);
@@ -428,10 +435,10 @@ function writeCaseUpdate(
 function recordNotFound(
   ctx: CheckerContext,
   tx: Executor,
-  receipt: ReceiptRow,
+  { receipt, watchers }: ReceiptState,
   now: number,
 ): Outcome {
-  setCheckError(tx, caseIds(watchersOf(tx, receipt.receiptNumber)), "not_found");
+  setCheckError(tx, caseIds(watchers), "not_found");
   // A new receipt takes days to appear at USCIS: the regular pace, not a retry, finds it.
   updateReceipt(tx, receipt.receiptNumber, {
     lastCheckedAt: now,
@@ -448,7 +455,7 @@ function recordNotFound(
 function recordInvalid(
   ctx: CheckerContext,
   tx: Executor,
-  receipt: ReceiptRow,
+  { receipt, watchers }: ReceiptState,
   message: string,
   now: number,
 ): Outcome {
@@ -456,7 +463,7 @@ function recordInvalid(
     { receipt_number: receipt.receiptNumber, uscis_message: message },
     "USCIS rejected a receipt number our normalisation accepted",
   );
-  setCheckError(tx, caseIds(watchersOf(tx, receipt.receiptNumber)), "invalid_receipt");
+  setCheckError(tx, caseIds(watchers), "invalid_receipt");
   updateReceipt(tx, receipt.receiptNumber, {
     lastCheckedAt: now,
     lastAttemptAt: now,
@@ -472,11 +479,10 @@ function recordInvalid(
 function recordUnavailable(
   ctx: CheckerContext,
   tx: Executor,
-  receipt: ReceiptRow,
+  { receipt, watchers }: ReceiptState,
   reason: string,
   now: number,
 ): Outcome {
-  const watchers = watchersOf(tx, receipt.receiptNumber);
   const failures = receipt.consecutiveFailures + 1;
   const flagNow = failures >= FailingAfter && receipt.failingSince === null;
   const failingSince = flagNow ? now : receipt.failingSince;

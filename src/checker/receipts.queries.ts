@@ -85,42 +85,84 @@ export function checkerLag(db: Executor, now: number): CheckerLag {
   return { lagMs: oldest === null ? 0 : Math.max(0, now - oldest), dueReceipts: row?.due ?? 0 };
 }
 
-const byReceiptNumber = (db: Executor) =>
+/** A watcher with what its next update is compared with and counted after. */
+export interface WatcherState extends Watcher {
+  /** The case's newest status update, if it has one. */
+  latest: StatusUpdateRow | undefined;
+  /** Status updates the case has now. */
+  updateCount: number;
+}
+
+export interface ReceiptState {
+  receipt: ReceiptRow;
+  watchers: WatcherState[];
+}
+
+/** A list bound as one JSON parameter, so a statement for any number of values is prepared once. */
+const jsonList = (name: string) => sql`(select value from json_each(${sql.placeholder(name)}))`;
+
+const receiptsIn = (db: Executor) =>
   db
     .select()
     .from(receipts)
-    .where(eq(receipts.receiptNumber, sql.placeholder("receiptNumber")))
+    .where(inArray(receipts.receiptNumber, jsonList("numbers")))
     .prepare();
 
-export function findReceipt(db: Executor, receiptNumber: string): ReceiptRow | undefined {
-  return prepared(db, byReceiptNumber).get({ receiptNumber });
-}
-
-const watchersOfReceipt = (db: Executor) =>
+const watchersIn = (db: Executor) =>
   db
-    .select({ case: cases, user: users, client: clients })
+    .select({
+      case: cases,
+      user: users,
+      client: clients,
+      updateCount: sql<number>`(select count(*) from ${statusUpdates}
+        where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number),
+    })
     .from(cases)
     .innerJoin(users, eq(users.id, cases.userId))
     .innerJoin(clients, eq(clients.id, users.clientId))
-    .where(and(eq(cases.receiptNumber, sql.placeholder("receiptNumber")), watchedCondition()))
+    .where(and(inArray(cases.receiptNumber, jsonList("numbers")), watchedCondition()))
     .orderBy(asc(cases.id))
     .prepare();
 
-export function watchersOf(db: Executor, receiptNumber: string): Watcher[] {
-  return prepared(db, watchersOfReceipt).all({ receiptNumber });
-}
-
-const latestOfCase = (db: Executor) =>
+const latestIn = (db: Executor) =>
   db
     .select()
     .from(statusUpdates)
-    .where(eq(statusUpdates.caseId, sql.placeholder("caseId")))
-    .orderBy(desc(statusUpdates.id))
-    .limit(1)
+    .where(
+      inArray(
+        statusUpdates.id,
+        sql`(select max(${statusUpdates.id}) from ${statusUpdates}
+          where ${statusUpdates.caseId} in ${jsonList("caseIds")}
+          group by ${statusUpdates.caseId})`,
+      ),
+    )
     .prepare();
 
-export function latestStatusUpdate(db: Executor, caseId: number): StatusUpdateRow | undefined {
-  return prepared(db, latestOfCase).get({ caseId });
+/**
+ * The receipts of a batch with their watching cases and each case's newest update, in three
+ * statements rather than a few per receipt. Read inside the batch's transaction: nothing else
+ * writes meanwhile, and recording one receipt touches only its own receipt, cases and updates,
+ * so this is what each receipt would have read for itself. A receipt no longer in the table is
+ * missing from the map.
+ */
+export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string, ReceiptState> {
+  const numbers = JSON.stringify(receiptNumbers);
+  const states = new Map<string, ReceiptState>();
+  for (const receipt of prepared(db, receiptsIn).all({ numbers })) {
+    states.set(receipt.receiptNumber, { receipt, watchers: [] });
+  }
+  const watchers = prepared(db, watchersIn).all({ numbers });
+  const caseIds = JSON.stringify(watchers.map((watcher) => watcher.case.id));
+  const latest = new Map<number, StatusUpdateRow>();
+  for (const row of prepared(db, latestIn).all({ caseIds })) latest.set(row.caseId, row);
+  for (const { updateCount, ...watcher } of watchers) {
+    states.get(watcher.case.receiptNumber)?.watchers.push({
+      ...watcher,
+      latest: latest.get(watcher.case.id),
+      updateCount,
+    });
+  }
+  return states;
 }
 
 export function updateReceipt(

@@ -1,3 +1,4 @@
+import type { Database } from "bun:sqlite";
 import { sql } from "drizzle-orm";
 import type { Executor } from "./connection.ts";
 
@@ -34,4 +35,23 @@ export function prepared<T>(db: Executor, build: (db: Executor) => T): T {
  */
 export function setPlaceholders<K extends string>(...names: K[]): Record<K, never> {
   return Object.fromEntries(names.map((name) => [name, sql.placeholder(name)])) as Record<K, never>;
+}
+
+/**
+ * Runs `work` in a savepoint of the transaction `db` is in: if it throws, only its own writes
+ * are taken back. What drizzle's nested transaction does, without building and compiling the
+ * three statements again for each use.
+ */
+export function inSavepoint<T>(db: Executor, work: () => T): T {
+  const client = (db as unknown as { session: { client: Database } }).session.client;
+  client.query("SAVEPOINT one_of_many").run();
+  try {
+    const result = work();
+    client.query("RELEASE one_of_many").run();
+    return result;
+  } catch (error) {
+    client.query("ROLLBACK TO one_of_many").run();
+    client.query("RELEASE one_of_many").run();
+    throw error;
+  }
 }

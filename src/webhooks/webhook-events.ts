@@ -1,12 +1,9 @@
-import { count, eq, sql } from "drizzle-orm";
 import { toCaseSummary, toObservedStatus } from "../cases/cases.mapper.ts";
 import type { CaseSummaryRow } from "../cases/cases.queries.ts";
 import type { OnCheckFailing } from "../checker/checker.ts";
 import type { NotificationContext } from "../checker/notifications.ts";
 import { toIso } from "../clock.ts";
 import type { Executor } from "../db/connection.ts";
-import { prepared } from "../db/prepared.ts";
-import { statusUpdates } from "../db/schema.ts";
 import { emitEvent } from "../events/events.ts";
 import type { OutboxJobRow } from "../outbox/outbox.queries.ts";
 import { toUser } from "../users/users.mapper.ts";
@@ -53,25 +50,17 @@ export function emitCaseEvent(
   emitEvent(tx, { clientId: row.clientId, type, data: caseData(row), now });
 }
 
-const updatesOfCase = (db: Executor) =>
-  db
-    .select({ n: count() })
-    .from(statusUpdates)
-    .where(eq(statusUpdates.caseId, sql.placeholder("caseId")))
-    .prepare();
-
 /**
  * For each new status update, from inside the checker's transaction. The case row still
  * points at its previous update and the receipt at its previous check until the checker
  * finishes the receipt, so the summary is taken from the update itself: this is what the case
- * looks like once the transaction commits. The case is the one the checker read in this same
- * transaction, so only the count of updates (this one included) is asked for. A first
+ * looks like once the transaction commits, and the case is the one the checker read in this
+ * same transaction, so nothing needs reading again. A first
  * observation (`initial`) is reported as `case.status_changed` too, from no status to one;
  * `status_update.kind` tells them apart.
  */
 export function emitStatusEvent(tx: Executor, context: NotificationContext): void {
   const { statusUpdate } = context;
-  const counted = prepared(tx, updatesOfCase).get({ caseId: context.case.id });
   const after: CaseSummaryRow = {
     case: { ...context.case, checkError: null },
     lastChecked: statusUpdate.timestamp,
@@ -79,7 +68,7 @@ export function emitStatusEvent(tx: Executor, context: NotificationContext): voi
     statusCode: statusUpdate.statusCode,
     statusCategory: statusUpdate.category,
     statusUpdatedAt: statusUpdate.timestamp,
-    updateCount: counted?.n ?? 0,
+    updateCount: context.updateCount,
   };
   emitEvent(tx, {
     clientId: context.client.id,
