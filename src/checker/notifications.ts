@@ -7,6 +7,8 @@ export interface NotificationContext {
   case: CaseRow;
   user: UserRow;
   client: ClientRow;
+  /** The case's status updates, this one included. */
+  updateCount: number;
 }
 
 /** The notification fields a status update starts with. */

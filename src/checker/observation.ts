@@ -41,6 +41,9 @@ function decodeEntity(whole: string, name: string): string {
   return NamedEntities[lower] ?? whole;
 }
 
+/** A tag, an entity, or whitespace other than single spaces between words. */
+const NeedsCleaning = /[<&]|\s\s|[^\S ]|^\s|\s$/;
+
 /**
  * The text USCIS meant, whatever markup carried it. Sources already clean their answers, but
  * USCIS has wrapped the same sentence in links and entities on one day and not the next, and a
@@ -48,6 +51,8 @@ function decodeEntity(whole: string, name: string): string {
  * (a link around "our website") sit inside a sentence and vanish.
  */
 export function cleanText(text: string): string {
+  // Most text is clean already; this test is far cheaper than the four passes below.
+  if (!NeedsCleaning.test(text)) return text;
   return text
     .replace(/<\s*\/?\s*(br|p|div|li|ul|ol|tr|td)\b[^>]*>/gi, " ")
     .replace(/<[^>]*>/g, "")

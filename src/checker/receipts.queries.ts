@@ -1,5 +1,6 @@
-import { and, asc, count, desc, eq, exists, inArray, isNull, lte, min } from "drizzle-orm";
+import { and, asc, count, desc, eq, exists, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
+import { prepared, setPlaceholders } from "../db/prepared.ts";
 import { cases, clients, receipts, statusUpdates, users } from "../db/schema.ts";
 
 export type { Executor };
@@ -84,29 +85,84 @@ export function checkerLag(db: Executor, now: number): CheckerLag {
   return { lagMs: oldest === null ? 0 : Math.max(0, now - oldest), dueReceipts: row?.due ?? 0 };
 }
 
-export function findReceipt(db: Executor, receiptNumber: string): ReceiptRow | undefined {
-  return db.select().from(receipts).where(eq(receipts.receiptNumber, receiptNumber)).get();
+/** A watcher with what its next update is compared with and counted after. */
+export interface WatcherState extends Watcher {
+  /** The case's newest status update, if it has one. */
+  latest: StatusUpdateRow | undefined;
+  /** Status updates the case has now. */
+  updateCount: number;
 }
 
-export function watchersOf(db: Executor, receiptNumber: string): Watcher[] {
-  return db
-    .select({ case: cases, user: users, client: clients })
+export interface ReceiptState {
+  receipt: ReceiptRow;
+  watchers: WatcherState[];
+}
+
+/** A list bound as one JSON parameter, so a statement for any number of values is prepared once. */
+const jsonList = (name: string) => sql`(select value from json_each(${sql.placeholder(name)}))`;
+
+const receiptsIn = (db: Executor) =>
+  db
+    .select()
+    .from(receipts)
+    .where(inArray(receipts.receiptNumber, jsonList("numbers")))
+    .prepare();
+
+const watchersIn = (db: Executor) =>
+  db
+    .select({
+      case: cases,
+      user: users,
+      client: clients,
+      updateCount: sql<number>`(select count(*) from ${statusUpdates}
+        where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number),
+    })
     .from(cases)
     .innerJoin(users, eq(users.id, cases.userId))
     .innerJoin(clients, eq(clients.id, users.clientId))
-    .where(and(eq(cases.receiptNumber, receiptNumber), watchedCondition()))
+    .where(and(inArray(cases.receiptNumber, jsonList("numbers")), watchedCondition()))
     .orderBy(asc(cases.id))
-    .all();
-}
+    .prepare();
 
-export function latestStatusUpdate(db: Executor, caseId: number): StatusUpdateRow | undefined {
-  return db
+const latestIn = (db: Executor) =>
+  db
     .select()
     .from(statusUpdates)
-    .where(eq(statusUpdates.caseId, caseId))
-    .orderBy(desc(statusUpdates.id))
-    .limit(1)
-    .get();
+    .where(
+      inArray(
+        statusUpdates.id,
+        sql`(select max(${statusUpdates.id}) from ${statusUpdates}
+          where ${statusUpdates.caseId} in ${jsonList("caseIds")}
+          group by ${statusUpdates.caseId})`,
+      ),
+    )
+    .prepare();
+
+/**
+ * The receipts of a batch with their watching cases and each case's newest update, in three
+ * statements rather than a few per receipt. Read inside the batch's transaction: nothing else
+ * writes meanwhile, and recording one receipt touches only its own receipt, cases and updates,
+ * so this is what each receipt would have read for itself. A receipt no longer in the table is
+ * missing from the map.
+ */
+export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string, ReceiptState> {
+  const numbers = JSON.stringify(receiptNumbers);
+  const states = new Map<string, ReceiptState>();
+  for (const receipt of prepared(db, receiptsIn).all({ numbers })) {
+    states.set(receipt.receiptNumber, { receipt, watchers: [] });
+  }
+  const watchers = prepared(db, watchersIn).all({ numbers });
+  const caseIds = JSON.stringify(watchers.map((watcher) => watcher.case.id));
+  const latest = new Map<number, StatusUpdateRow>();
+  for (const row of prepared(db, latestIn).all({ caseIds })) latest.set(row.caseId, row);
+  for (const { updateCount, ...watcher } of watchers) {
+    states.get(watcher.case.receiptNumber)?.watchers.push({
+      ...watcher,
+      latest: latest.get(watcher.case.id),
+      updateCount,
+    });
+  }
+  return states;
 }
 
 export function updateReceipt(
@@ -117,25 +173,116 @@ export function updateReceipt(
   db.update(receipts).set(values).where(eq(receipts.receiptNumber, receiptNumber)).run();
 }
 
+/** What a found answer writes to its receipt: every field a check moves. */
+export type ReceiptCheck = Omit<ReceiptRow, "receiptNumber" | "createdAt">;
+
+const receiptChecked = (db: Executor) =>
+  db
+    .update(receipts)
+    .set(
+      setPlaceholders(
+        "formType",
+        "lastObservation",
+        "lastCheckedAt",
+        "lastAttemptAt",
+        "nextCheckAt",
+        "priority",
+        "consecutiveFailures",
+        "lastError",
+        "failingSince",
+      ),
+    )
+    .where(eq(receipts.receiptNumber, sql.placeholder("receiptNumber")))
+    .prepare();
+
+export function recordReceiptCheck(db: Executor, receiptNumber: string, check: ReceiptCheck) {
+  prepared(db, receiptChecked).run({ ...check, receiptNumber });
+}
+
 export function setCheckError(db: Executor, caseIds: number[], checkError: string | null): void {
   if (caseIds.length === 0) return;
   db.update(cases).set({ checkError }).where(inArray(cases.id, caseIds)).run();
 }
 
+const lastUpdateOfCase = (db: Executor) =>
+  db
+    .update(cases)
+    .set(setPlaceholders("lastStatusUpdateId"))
+    .where(eq(cases.id, sql.placeholder("caseId")))
+    .prepare();
+
 export function setLastStatusUpdate(db: Executor, caseId: number, statusUpdateId: number): void {
-  db.update(cases).set({ lastStatusUpdateId: statusUpdateId }).where(eq(cases.id, caseId)).run();
+  prepared(db, lastUpdateOfCase).run({ caseId, lastStatusUpdateId: statusUpdateId });
 }
 
-export type StatusUpdateDraft = typeof statusUpdates.$inferInsert;
+/** A status update as the checker writes it: every column given, so the row is known. */
+export type StatusUpdateDraft = Omit<StatusUpdateRow, "id">;
 
+const statusUpdateInsert = (db: Executor) =>
+  db
+    .insert(statusUpdates)
+    .values({
+      caseId: sql.placeholder("caseId"),
+      kind: sql.placeholder("kind"),
+      category: sql.placeholder("category"),
+      statusCode: sql.placeholder("statusCode"),
+      statusDescription: sql.placeholder("statusDescription"),
+      statusCodeEs: sql.placeholder("statusCodeEs"),
+      statusDescriptionEs: sql.placeholder("statusDescriptionEs"),
+      statusCodePt: sql.placeholder("statusCodePt"),
+      statusDescriptionPt: sql.placeholder("statusDescriptionPt"),
+      formType: sql.placeholder("formType"),
+      detailMessage: sql.placeholder("detailMessage"),
+      submittedDate: sql.placeholder("submittedDate"),
+      modifiedDate: sql.placeholder("modifiedDate"),
+      history: sql.placeholder("history"),
+      timestamp: sql.placeholder("timestamp"),
+      notified: sql.placeholder("notified"),
+      emailNotifyStatus: sql.placeholder("emailNotifyStatus"),
+      whatsappNotifyStatus: sql.placeholder("whatsappNotifyStatus"),
+      emailNotifyAttempts: sql.placeholder("emailNotifyAttempts"),
+      whatsappNotifyAttempts: sql.placeholder("whatsappNotifyAttempts"),
+      emailNotifyLastError: sql.placeholder("emailNotifyLastError"),
+      whatsappNotifyLastError: sql.placeholder("whatsappNotifyLastError"),
+      emailNotifySentAt: sql.placeholder("emailNotifySentAt"),
+      whatsappNotifySentAt: sql.placeholder("whatsappNotifySentAt"),
+    })
+    .returning({ id: statusUpdates.id })
+    .prepare();
+
+/**
+ * Only the id comes back: every other column was given, so the row is the draft, and reading
+ * it back would parse the history the caller already holds.
+ */
 export function insertStatusUpdate(db: Executor, draft: StatusUpdateDraft): StatusUpdateRow {
-  return db.insert(statusUpdates).values(draft).returning().get();
+  const { id } = prepared(db, statusUpdateInsert).get(draft)!;
+  return { id, ...draft };
 }
 
-export function updateStatusUpdate(
-  db: Executor,
-  id: number,
-  values: Partial<Omit<StatusUpdateRow, "id" | "caseId">>,
-): void {
-  db.update(statusUpdates).set(values).where(eq(statusUpdates.id, id)).run();
+export interface NotifyFields {
+  notified: number;
+  emailNotifyStatus: StatusUpdateRow["emailNotifyStatus"];
+  whatsappNotifyStatus: StatusUpdateRow["whatsappNotifyStatus"];
+  emailNotifyLastError: string | null;
+  whatsappNotifyLastError: string | null;
+}
+
+const notifyFieldsUpdate = (db: Executor) =>
+  db
+    .update(statusUpdates)
+    .set(
+      setPlaceholders(
+        "notified",
+        "emailNotifyStatus",
+        "whatsappNotifyStatus",
+        "emailNotifyLastError",
+        "whatsappNotifyLastError",
+      ),
+    )
+    .where(eq(statusUpdates.id, sql.placeholder("id")))
+    .prepare();
+
+/** The notification plan's fields, written once the plan is known. */
+export function setNotifyFields(db: Executor, id: number, fields: NotifyFields): void {
+  prepared(db, notifyFieldsUpdate).run({ ...fields, id });
 }

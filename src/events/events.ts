@@ -1,5 +1,6 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
+import { prepared } from "../db/prepared.ts";
 import { webhooks } from "../db/schema.ts";
 import { sortableId } from "../http/ids.ts";
 import { enqueue } from "../outbox/outbox.ts";
@@ -19,6 +20,13 @@ export const EventTypes = [
 
 export type EventType = (typeof EventTypes)[number];
 
+const activeEndpoints = (db: Executor) =>
+  db
+    .select({ id: webhooks.id, events: webhooks.events })
+    .from(webhooks)
+    .where(and(eq(webhooks.clientId, sql.placeholder("clientId")), eq(webhooks.active, true)))
+    .prepare();
+
 /**
  * Records that something happened to a partner's data: one webhook delivery per active
  * endpoint that subscribed to it, written into the outbox in the caller's transaction, so an
@@ -28,11 +36,8 @@ export function emitEvent(
   tx: Executor,
   event: { clientId: number; type: EventType; data: Record<string, unknown>; now: number },
 ): string | null {
-  const endpoints = tx
-    .select({ id: webhooks.id, events: webhooks.events })
-    .from(webhooks)
-    .where(and(eq(webhooks.clientId, event.clientId), eq(webhooks.active, true)))
-    .all()
+  const endpoints = prepared(tx, activeEndpoints)
+    .all({ clientId: event.clientId })
     .filter((endpoint) => endpoint.events.includes("*") || endpoint.events.includes(event.type));
   if (endpoints.length === 0) return null;
 

@@ -1,12 +1,49 @@
 import { and, asc, eq, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
+import { prepared } from "../db/prepared.ts";
 import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
 
 export type OutboxJobRow = typeof outboxJobs.$inferSelect;
 export type OutboxJobDraft = typeof outboxJobs.$inferInsert;
 
-export function insertJob(db: Executor, draft: OutboxJobDraft): OutboxJobRow {
-  return db.insert(outboxJobs).values(draft).returning().get();
+/** What enqueue writes; the columns left out start at their defaults (pending, no attempts). */
+export type NewJob = Pick<
+  OutboxJobDraft,
+  | "channel"
+  | "purpose"
+  | "idempotencyKey"
+  | "userId"
+  | "statusUpdateId"
+  | "webhookId"
+  | "eventId"
+  | "payload"
+  | "nextAttemptAt"
+  | "createdAt"
+  | "updatedAt"
+>;
+
+const jobInsert = (db: Executor) =>
+  db
+    .insert(outboxJobs)
+    .values({
+      channel: sql.placeholder("channel"),
+      purpose: sql.placeholder("purpose"),
+      idempotencyKey: sql.placeholder("idempotencyKey"),
+      userId: sql.placeholder("userId"),
+      statusUpdateId: sql.placeholder("statusUpdateId"),
+      webhookId: sql.placeholder("webhookId"),
+      eventId: sql.placeholder("eventId"),
+      payload: sql.placeholder("payload"),
+      nextAttemptAt: sql.placeholder("nextAttemptAt"),
+      createdAt: sql.placeholder("createdAt"),
+      updatedAt: sql.placeholder("updatedAt"),
+    })
+    .returning({ id: outboxJobs.id })
+    .prepare();
+
+/** The new job's id: its writer has nothing else to learn from the row. */
+export function insertJob(db: Executor, job: Required<NewJob>): number {
+  return prepared(db, jobInsert).get(job)!.id;
 }
 
 /**

@@ -595,6 +595,22 @@ const MonthsEs = [
 
 /** "2026-05-04" in each language: "May 4, 2026", "4 de mayo de 2026", "4 de maio de 2026". */
 export function formatDate(isoDate: string, language: DescriptionLanguage): string {
+  const key = `${language}${isoDate}`;
+  let formatted = Formatted.get(key);
+  if (formatted === undefined) {
+    // A few years of days in three languages; the bound only guards against odd input.
+    if (Formatted.size >= 10_000) Formatted.clear();
+    formatted = formatNewDate(isoDate, language);
+    Formatted.set(key, formatted);
+  }
+  return formatted;
+}
+
+// Every description the simulator writes, and every one translated, names a date or two, and
+// the same few hundred days come up again and again.
+const Formatted = new Map<string, string>();
+
+function formatNewDate(isoDate: string, language: DescriptionLanguage): string {
   const [year, month, day] = isoDate.split("-").map(Number) as [number, number, number];
   if (language === "en") return `${MonthsEn[month - 1]} ${day}, ${year}`;
   if (language === "es") return `${day} de ${MonthsEs[month - 1]} de ${year}`;
@@ -602,8 +618,31 @@ export function formatDate(isoDate: string, language: DescriptionLanguage): stri
   return `${day === 1 ? "1º" : day} de ${MonthsPt[month - 1]} de ${year}`;
 }
 
+/** A template cut at its slots, once: text at even indexes, slot names at odd ones. */
+const Pieces = new Map<string, string[]>();
+
+function piecesOf(template: string): string[] {
+  let pieces = Pieces.get(template);
+  if (!pieces) {
+    pieces = template.split(/\{(\w+)\}/);
+    Pieces.set(template, pieces);
+  }
+  return pieces;
+}
+
+/** Each `{name}` replaced by what `value` gives for it; one it has nothing for stays as is. */
+function fillPieces(template: string, value: (name: string) => string | undefined): string {
+  const pieces = piecesOf(template);
+  let out = pieces[0] ?? "";
+  for (let i = 1; i < pieces.length; i += 2) {
+    const name = pieces[i]!;
+    out += (value(name) ?? `{${name}}`) + pieces[i + 1];
+  }
+  return out;
+}
+
 function fillSlots(text: string, slots: Record<string, string>): string {
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => slots[name] ?? whole);
+  return fillPieces(text, (name) => slots[name]);
 }
 
 const SlotPatterns: Record<string, string> = {
@@ -662,17 +701,19 @@ export function translateDescriptionPt(descriptionEn: string): string | null {
 }
 
 function fillFromMatch(pt: string, groups: Record<string, string | undefined>): string {
-  return pt.replace(/\{(\w+)\}/g, (whole, name: string) => {
+  return fillPieces(pt, (name) => {
     const value = groups[name];
-    if (value === undefined) return whole;
+    if (value === undefined) return undefined;
     return name === "date" || name === "due" ? englishDateToPt(value) : value;
   });
 }
 
+const MonthIndexEn = new Map(MonthsEn.map((name, index) => [name.toLowerCase(), index]));
+
 function englishDateToPt(date: string): string {
   const match = /^(\w+) (\d{1,2}), (\d{4})$/.exec(date);
   if (!match) return date;
-  const month = MonthsEn.findIndex((name) => name.toLowerCase() === match[1]?.toLowerCase());
+  const month = MonthIndexEn.get(match[1]!.toLowerCase()) ?? -1;
   const iso = `${match[3]}-${String(month + 1).padStart(2, "0")}-${match[2]?.padStart(2, "0")}`;
   return formatDate(iso, "pt");
 }

@@ -30,6 +30,16 @@ const RenewEarlyMs = 60_000;
 const AssumedLifetimeSeconds = 1799;
 const ReasonMaxLength = 160;
 
+/**
+ * After a 429 nothing is sent to USCIS for a while: Retry-After when USCIS gives one, else a
+ * minute, doubling with each 429 in a row up to half an hour. Without it a long 429 stretch
+ * still cost a call (and a unit of the daily quota) at every tick, and prolonged it.
+ */
+const FirstCoolDownMs = 60_000;
+const MaxCoolDownMs = 30 * 60_000;
+/** A Retry-After is honoured up to a day; beyond that it is more likely a mistake. */
+const MaxRetryAfterMs = 24 * 60 * 60_000;
+
 interface CachedToken {
   value: string;
   renewAt: number;
@@ -39,7 +49,13 @@ type TokenOutcome = { ok: true; token: string } | { ok: false; reason: string };
 
 /** One HTTP exchange, read as far as the transport allows. */
 type Exchange =
-  | { kind: "answered"; status: number; contentType: string; text: string }
+  | {
+      kind: "answered";
+      status: number;
+      contentType: string;
+      retryAfter: string | null;
+      text: string;
+    }
   | { kind: "failed"; reason: string };
 
 export function createTorchSource(options: TorchSourceOptions): CaseStatusSource {
@@ -49,6 +65,22 @@ export function createTorchSource(options: TorchSourceOptions): CaseStatusSource
   const logger = options.logger.child({ source: "torch" });
   let cached: CachedToken | null = null;
   let pendingToken: Promise<TokenOutcome> | null = null;
+  let coolUntil = 0;
+  let refusalsInRow = 0;
+
+  function coolDownAfter(answer: Extract<Exchange, { kind: "answered" }>): void {
+    refusalsInRow += 1;
+    const now = options.clock.now();
+    const doubled = FirstCoolDownMs * 2 ** Math.min(refusalsInRow - 1, 30);
+    const asked = retryAfterMs(answer.retryAfter, now);
+    const waitMs =
+      asked !== null ? Math.min(asked, MaxRetryAfterMs) : Math.min(doubled, MaxCoolDownMs);
+    coolUntil = Math.max(coolUntil, now + waitMs);
+    logger.warn(
+      { event: "uscis.cool_down", refusals_in_row: refusalsInRow, wait_ms: waitMs },
+      "USCIS answered 429: no calls until the cool-down ends",
+    );
+  }
 
   async function exchange(url: string, init: RequestInit): Promise<Exchange> {
     try {
@@ -62,6 +94,7 @@ export function createTorchSource(options: TorchSourceOptions): CaseStatusSource
         kind: "answered",
         status: response.status,
         contentType: response.headers.get("content-type") ?? "",
+        retryAfter: response.headers.get("retry-after"),
         text,
       };
     } catch (error) {
@@ -130,6 +163,10 @@ export function createTorchSource(options: TorchSourceOptions): CaseStatusSource
   }
 
   async function lookUp(receipt: string): Promise<SourceResult> {
+    if (options.clock.now() < coolUntil) {
+      const until = new Date(coolUntil).toISOString();
+      return { kind: "rate_limited", reason: `cooling down after USCIS 429 until ${until}` };
+    }
     for (let attempt = 1; ; attempt++) {
       const token = await currentToken();
       if (!token.ok) return { kind: "unavailable", reason: token.reason };
@@ -143,6 +180,8 @@ export function createTorchSource(options: TorchSourceOptions): CaseStatusSource
         if (cached?.value === token.token) cached = null;
         continue;
       }
+      if (answer.status === 429) coolDownAfter(answer);
+      else refusalsInRow = 0;
       return interpret(answer);
     }
   }
@@ -170,6 +209,15 @@ export function createTorchSource(options: TorchSourceOptions): CaseStatusSource
       return result;
     },
   };
+}
+
+/** Retry-After in seconds or as an HTTP date, as milliseconds from now; null if unreadable. */
+function retryAfterMs(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 function readToken(text: string): { accessToken: string; expiresInSeconds: number } | null {

@@ -54,21 +54,21 @@ export function emitCaseEvent(
  * For each new status update, from inside the checker's transaction. The case row still
  * points at its previous update and the receipt at its previous check until the checker
  * finishes the receipt, so the summary is taken from the update itself: this is what the case
- * looks like once the transaction commits. A first observation (`initial`) is reported as
- * `case.status_changed` too, from no status to one; `status_update.kind` tells them apart.
+ * looks like once the transaction commits, and the case is the one the checker read in this
+ * same transaction, so nothing needs reading again. A first
+ * observation (`initial`) is reported as `case.status_changed` too, from no status to one;
+ * `status_update.kind` tells them apart.
  */
 export function emitStatusEvent(tx: Executor, context: NotificationContext): void {
   const { statusUpdate } = context;
-  const row = findCaseSummary(tx, context.case.id);
-  if (!row) return;
   const after: CaseSummaryRow = {
-    ...row,
-    case: { ...row.case, checkError: null },
+    case: { ...context.case, checkError: null },
     lastChecked: statusUpdate.timestamp,
     formType: statusUpdate.formType,
     statusCode: statusUpdate.statusCode,
     statusCategory: statusUpdate.category,
     statusUpdatedAt: statusUpdate.timestamp,
+    updateCount: context.updateCount,
   };
   emitEvent(tx, {
     clientId: context.client.id,

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
 import { cases } from "../../src/db/schema.ts";
 import { Hour, setup } from "./fixtures.ts";
 
@@ -298,6 +299,36 @@ describe("later observations", () => {
       ["initial", 'Now watching; current status "Case Was Approved"'],
     ]);
   });
+});
+
+test("in one batch, each receipt's cases are compared with their own last updates", async () => {
+  const fx = setup();
+  const [a, b, c] = ["EAC2690000001", "EAC2690000002", "EAC2690000003"];
+  const a1 = fx.addCase(a);
+  const b1 = fx.addCase(b);
+  for (const receipt of [a, b]) fx.uscis.found(receipt);
+  await fx.checker.tick();
+  fx.db.update(cases).set({ checkError: "not_found" }).where(eq(cases.id, a1.id)).run();
+
+  // One tick, one batch: A moves and gained a case, B says the same again, C is new.
+  const a2 = fx.addCase(a);
+  const c1 = fx.addCase(c);
+  const c2 = fx.addCase(c, { active: false });
+  fx.clock.advance(7 * Hour);
+  fx.uscis.found(a, { statusTitle: "Case Was Approved" });
+  fx.uscis.found(c);
+  const summary = await fx.checker.tick();
+
+  expect(summary).toMatchObject({ checked: 3, changed: 3, failed: 0 });
+  expect(fx.updatesOf(a1.id).map((row) => row.kind)).toEqual(["initial", "status_changed"]);
+  expect(fx.updatesOf(a2.id).map((row) => row.kind)).toEqual(["initial"]);
+  expect(fx.updatesOf(b1.id).map((row) => row.kind)).toEqual(["initial"]);
+  expect(fx.updatesOf(c1.id).map((row) => row.statusCode)).toEqual(["Case Was Received"]);
+  expect(fx.updatesOf(c2.id)).toEqual([]);
+  for (const kase of [a1, a2, b1, c1]) {
+    expect(fx.caseRow(kase.id).lastStatusUpdateId).toBe(fx.updatesOf(kase.id).at(-1)!.id);
+  }
+  expect(fx.caseRow(a1.id).checkError).toBeNull();
 });
 
 test("the real catalogue is used when none is given", async () => {

@@ -70,6 +70,8 @@ export interface ModeOptions {
   status?: number;
   /** For "slow". */
   delayMs?: number;
+  /** For "spike_arrest": sent as Retry-After, in seconds. */
+  retryAfterSeconds?: number;
 }
 
 export interface FakeRequest {
@@ -127,6 +129,7 @@ interface ActiveMode {
   remaining: number;
   status?: number;
   delayMs?: number;
+  retryAfterSeconds?: number;
 }
 
 const ReceiptPattern = /^[A-Z]{3}(?:\d{10}|\*\d{9})$/;
@@ -284,6 +287,9 @@ export function startTorchFake(options: TorchFakeOptions = {}): TorchFake {
         remaining: modeOptions.times ?? Number.POSITIVE_INFINITY,
         ...(modeOptions.status !== undefined && { status: modeOptions.status }),
         ...(modeOptions.delayMs !== undefined && { delayMs: modeOptions.delayMs }),
+        ...(modeOptions.retryAfterSeconds !== undefined && {
+          retryAfterSeconds: modeOptions.retryAfterSeconds,
+        }),
       };
       if (modeOptions.receipt) receiptModes.set(modeOptions.receipt, active);
       else globalMode = mode === "ok" ? null : active;
@@ -322,8 +328,13 @@ function errorResponse(mode: ActiveMode): Response {
       return json(404, TorchErrorBodies[404]);
     case "invalid_receipt":
       return json(422, TorchErrorBodies[422]);
-    case "spike_arrest":
-      return json(429, TorchErrorBodies[429]);
+    case "spike_arrest": {
+      const response = json(429, TorchErrorBodies[429]);
+      if (mode.retryAfterSeconds !== undefined) {
+        response.headers.set("Retry-After", String(mode.retryAfterSeconds));
+      }
+      return response;
+    }
     case "service_unavailable":
       return json(503, TorchErrorBodies[503]);
     case "sandbox_closed":

@@ -103,3 +103,108 @@ describe("createQuota", () => {
     expect(a.used()).toBe(10);
   });
 });
+
+describe("createQuota with reserveBlock", () => {
+  const counted = (handle: DatabaseHandle, day = "2026-05-04") =>
+    (
+      handle.sqlite
+        .query("SELECT count FROM usage_counters WHERE source = 'simulator' AND day = ?")
+        .get(day) as { count: number } | null
+    )?.count ?? 0;
+
+  test("one write counts a whole block, which is then handed out from memory", () => {
+    const handle = open();
+    const quota = createQuota({
+      db: handle.db,
+      source: "simulator",
+      dailyLimit: 100,
+      clock: manualClock(),
+      reserveBlock: 10,
+    });
+    expect(quota.tryConsume()).toBe(true);
+    expect(counted(handle)).toBe(10);
+    expect(quota.used()).toBe(1);
+    for (let i = 0; i < 9; i++) expect(quota.tryConsume()).toBe(true);
+    expect(counted(handle)).toBe(10);
+    expect(quota.used()).toBe(10);
+    expect(quota.tryConsume()).toBe(true);
+    expect(counted(handle)).toBe(20);
+    expect(quota.remaining()).toBe(89);
+  });
+
+  test("near the limit it takes one call at a time, so every last call can be used", () => {
+    const handle = open();
+    const quota = createQuota({
+      db: handle.db,
+      source: "simulator",
+      dailyLimit: 25,
+      clock: manualClock(),
+      reserveBlock: 10,
+    });
+    let granted = 0;
+    for (let i = 0; i < 40; i++) if (quota.tryConsume()) granted++;
+    expect(granted).toBe(25);
+    expect(counted(handle)).toBe(25);
+    expect(quota.remaining()).toBe(0);
+  });
+
+  test("what is left of yesterday's block is not spent today", () => {
+    const handle = open();
+    const clock = manualClock(Date.UTC(2026, 4, 4, 23, 59, 59));
+    const quota = createQuota({
+      db: handle.db,
+      source: "simulator",
+      dailyLimit: 12,
+      clock,
+      reserveBlock: 10,
+    });
+    expect(quota.tryConsume()).toBe(true);
+    expect(counted(handle, "2026-05-04")).toBe(10);
+
+    clock.advance(1000);
+    // A new day: nothing used yet, and the nine calls reserved yesterday do not count for it.
+    expect(quota.used()).toBe(0);
+    for (let i = 0; i < 12; i++) expect(quota.tryConsume()).toBe(true);
+    expect(quota.tryConsume()).toBe(false);
+    expect(counted(handle, "2026-05-05")).toBe(12);
+    expect(counted(handle, "2026-05-04")).toBe(10);
+  });
+
+  test("a crash forfeits the rest of a block and never hands out more than the limit", () => {
+    const path = tempDatabasePath();
+    const clock = manualClock();
+    const limit = 25;
+    let granted = 0;
+    // A crash loop: each run takes what it can, uses a few calls and dies without a goodbye.
+    for (let run = 0; run < 6; run++) {
+      const handle = open(path);
+      const quota = createQuota({
+        db: handle.db,
+        source: "simulator",
+        dailyLimit: limit,
+        clock,
+        reserveBlock: 10,
+      });
+      for (let i = 0; i < 3; i++) if (quota.tryConsume()) granted++;
+      expect(counted(handle)).toBeLessThanOrEqual(limit);
+      handle.close();
+      handles.splice(handles.indexOf(handle), 1);
+    }
+
+    const last = open(path);
+    const quota = createQuota({
+      db: last.db,
+      source: "simulator",
+      dailyLimit: limit,
+      clock,
+      reserveBlock: 10,
+    });
+    // Reserved calls that died with their process count as used: fewer calls, never more.
+    expect(quota.used()).toBe(counted(last));
+    while (quota.tryConsume()) granted++;
+    expect(counted(last)).toBe(limit);
+    expect(granted).toBeLessThanOrEqual(limit);
+    // Runs 1 and 2 take blocks of ten; the rest go call by call and lose nothing.
+    expect(granted).toBe(limit - 2 * 7);
+  });
+});
