@@ -1,5 +1,6 @@
 import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
+import { preparedPerDatabase } from "../db/prepared.ts";
 import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
 
 export type CaseRow = typeof cases.$inferSelect;
@@ -96,32 +97,54 @@ export function listPartnerCaseSummaries(
     .all();
 }
 
-/** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */
-export function findCase(db: Executor, userId: number, caseRef: string) {
-  const byRef = /^\d{1,15}$/.test(caseRef)
-    ? eq(cases.id, Number(caseRef))
-    : eq(cases.userCaseId, caseRef.toUpperCase());
+function caseLookup(db: Executor, byRef: SQL) {
   return db
     .select({ case: cases, lastChecked: receipts.lastCheckedAt })
     .from(cases)
     .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
-    .where(and(eq(cases.userId, userId), byRef))
-    .get();
+    .where(and(eq(cases.userId, sql.placeholder("userId")), byRef))
+    .prepare();
 }
 
-export function findCaseByReceipt(db: Executor, userId: number, receiptNumber: string) {
-  return db
+const caseById = preparedPerDatabase((db) => caseLookup(db, eq(cases.id, sql.placeholder("ref"))));
+const caseByFlowId = preparedPerDatabase((db) =>
+  caseLookup(db, eq(cases.userCaseId, sql.placeholder("ref"))),
+);
+
+/** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */
+export function findCase(db: Executor, userId: number, caseRef: string) {
+  return /^\d{1,15}$/.test(caseRef)
+    ? caseById(db).get({ userId, ref: Number(caseRef) })
+    : caseByFlowId(db).get({ userId, ref: caseRef.toUpperCase() });
+}
+
+const caseByReceipt = preparedPerDatabase((db) =>
+  db
     .select()
     .from(cases)
-    .where(and(eq(cases.userId, userId), eq(cases.receiptNumber, receiptNumber)))
-    .get();
+    .where(
+      and(
+        eq(cases.userId, sql.placeholder("userId")),
+        eq(cases.receiptNumber, sql.placeholder("receiptNumber")),
+      ),
+    )
+    .prepare(),
+);
+
+export function findCaseByReceipt(db: Executor, userId: number, receiptNumber: string) {
+  return caseByReceipt(db).get({ userId, receiptNumber });
 }
 
+const caseWithFlowId = preparedPerDatabase((db) =>
+  db
+    .select({ id: cases.id })
+    .from(cases)
+    .where(eq(cases.userCaseId, sql.placeholder("userCaseId")))
+    .prepare(),
+);
+
 export function userCaseIdTaken(db: Executor, userCaseId: string): boolean {
-  return (
-    db.select({ id: cases.id }).from(cases).where(eq(cases.userCaseId, userCaseId)).get() !==
-    undefined
-  );
+  return caseWithFlowId(db).get({ userCaseId }) !== undefined;
 }
 
 export function insertCase(db: Executor, values: typeof cases.$inferInsert): CaseRow {
@@ -140,15 +163,15 @@ export function deleteCase(db: Executor, caseId: number): void {
   db.delete(cases).where(eq(cases.id, caseId)).run();
 }
 
-export function statusUpdatesOf(db: Executor, caseId: number): StatusUpdateRow[] {
-  return db
+const updatesOfCase = preparedPerDatabase((db) =>
+  db
     .select()
     .from(statusUpdates)
-    .where(eq(statusUpdates.caseId, caseId))
+    .where(eq(statusUpdates.caseId, sql.placeholder("caseId")))
     .orderBy(desc(statusUpdates.id))
-    .all();
-}
+    .prepare(),
+);
 
-export function userOfCase(db: Executor, userId: number) {
-  return db.select().from(users).where(eq(users.id, userId)).get();
+export function statusUpdatesOf(db: Executor, caseId: number): StatusUpdateRow[] {
+  return updatesOfCase(db).all({ caseId });
 }
