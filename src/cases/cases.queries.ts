@@ -1,10 +1,12 @@
-import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
 import { preparedPerDatabase } from "../db/prepared.ts";
 import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
 
 export type CaseRow = typeof cases.$inferSelect;
 export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
+/** A status update with its history as the UTF-8 JSON stored, neither decoded nor parsed. */
+export type StoredStatusUpdateRow = Omit<StatusUpdateRow, "history"> & { history: Uint8Array };
 
 const updateCount = sql<number>`(select count(*) from ${statusUpdates}
   where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number);
@@ -165,13 +167,16 @@ export function deleteCase(db: Executor, caseId: number): void {
 
 const updatesOfCase = preparedPerDatabase((db) =>
   db
-    .select()
+    .select({
+      ...getTableColumns(statusUpdates),
+      history: sql<Uint8Array>`cast(${statusUpdates.history} as blob)`,
+    })
     .from(statusUpdates)
     .where(eq(statusUpdates.caseId, sql.placeholder("caseId")))
     .orderBy(desc(statusUpdates.id))
     .prepare(),
 );
 
-export function statusUpdatesOf(db: Executor, caseId: number): StatusUpdateRow[] {
+export function statusUpdatesOf(db: Executor, caseId: number): StoredStatusUpdateRow[] {
   return updatesOfCase(db).all({ caseId });
 }
