@@ -32,61 +32,114 @@ export type CaseSummaryRow = {
   updateCount: number;
 };
 
-function summaries(db: Executor, where: SQL | undefined, limit: number): CaseSummaryRow[] {
+const p = sql.placeholder;
+
+/**
+ * The list queries' SQL depends on which filters a request carries, so each combination is
+ * prepared once per database (a handful are ever used) and its values bound per request.
+ */
+function preparedByShape<Shape extends object, Query>(
+  build: (db: Executor, shape: Shape) => Query,
+): (db: Executor, shape: Shape) => Query {
+  const perDatabase = preparedPerDatabase(() => new Map<string, Query>());
+  return (db, shape) => {
+    const byShape = perDatabase(db);
+    const key = JSON.stringify(shape);
+    let query = byShape.get(key);
+    if (query === undefined) {
+      query = build(db, shape);
+      byShape.set(key, query);
+    }
+    return query;
+  };
+}
+
+interface UserListFilter {
+  active?: boolean;
+  beforeId?: number;
+  limit: number;
+}
+
+/** One user's cases newest first: cases_user (user_id, id) walks them and stops at the page. */
+export const userCaseList = preparedByShape((db, shape: { active: boolean; beforeId: boolean }) => {
+  const conditions: SQL[] = [eq(cases.userId, p("userId"))];
+  if (shape.active) conditions.push(eq(cases.active, p("active")));
+  if (shape.beforeId) conditions.push(lt(cases.id, p("beforeId")));
   return db
     .select(summaryColumns)
     .from(cases)
     .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
     .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
-    .where(where)
+    .where(and(...conditions))
     .orderBy(desc(cases.id))
-    .limit(limit)
-    .all();
-}
+    .limit(p("limit"))
+    .prepare();
+});
+
+const userListShape = (filter: UserListFilter) => ({
+  active: filter.active !== undefined,
+  beforeId: filter.beforeId !== undefined,
+});
 
 export function listCaseSummaries(
   db: Db,
   userId: number,
-  filter: { active?: boolean; beforeId?: number; limit: number },
+  filter: UserListFilter,
 ): CaseSummaryRow[] {
-  const conditions: SQL[] = [eq(cases.userId, userId)];
-  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
-  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
-  return summaries(db, and(...conditions), filter.limit + 1);
+  return userCaseList(db, userListShape(filter)).all({
+    userId,
+    active: filter.active,
+    beforeId: filter.beforeId,
+    limit: filter.limit + 1,
+  });
 }
 
 export type PartnerCaseSummaryRow = CaseSummaryRow & {
   user: { id: number; email: string; name: string | null };
 };
 
+export interface PartnerListFilter {
+  userId?: number;
+  active?: boolean;
+  category?: string;
+  receiptNumber?: string;
+  statusUpdatedSince?: number;
+  beforeId?: number;
+  limit: number;
+}
+
+type PartnerListShape = { [K in Exclude<keyof PartnerListFilter, "limit">]: boolean };
+
+export const partnerListShape = (filter: PartnerListFilter): PartnerListShape => ({
+  userId: filter.userId !== undefined,
+  active: filter.active !== undefined,
+  category: filter.category !== undefined,
+  receiptNumber: filter.receiptNumber !== undefined,
+  statusUpdatedSince: filter.statusUpdatedSince !== undefined,
+  beforeId: filter.beforeId !== undefined,
+});
+
 /**
- * Every case of one partner's users, newest first, for the back office. `statusUpdatedSince`
- * and `category` look at the newest status update, so a case never checked matches neither.
+ * cases_client (client_id, id) walks a partner's cases newest first and stops at the page.
+ * A receipt matches a case or two, so with that filter its own index is the better start;
+ * the unary plus (no index may serve that term) lets the planner take it. The user's row is
+ * checked too: cases.client_id picks the rows, the owner still decides who may see them.
  */
-export function listPartnerCaseSummaries(
-  db: Db,
-  clientId: number,
-  filter: {
-    userId?: number;
-    active?: boolean;
-    category?: string;
-    receiptNumber?: string;
-    statusUpdatedSince?: number;
-    beforeId?: number;
-    limit: number;
-  },
-): PartnerCaseSummaryRow[] {
-  const conditions: SQL[] = [eq(users.clientId, clientId)];
-  if (filter.userId !== undefined) conditions.push(eq(cases.userId, filter.userId));
-  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
-  if (filter.category !== undefined) conditions.push(eq(statusUpdates.category, filter.category));
-  if (filter.receiptNumber !== undefined) {
-    conditions.push(eq(cases.receiptNumber, filter.receiptNumber));
+export const partnerCaseList = preparedByShape((db, shape: PartnerListShape) => {
+  const conditions: SQL[] = [
+    shape.receiptNumber
+      ? sql`+${cases.clientId} = ${p("clientId")}`
+      : eq(cases.clientId, p("clientId")),
+    sql`+${users.clientId} = ${p("clientId")}`,
+  ];
+  if (shape.userId) conditions.push(eq(cases.userId, p("userId")));
+  if (shape.active) conditions.push(eq(cases.active, p("active")));
+  if (shape.category) conditions.push(eq(statusUpdates.category, p("category")));
+  if (shape.receiptNumber) conditions.push(eq(cases.receiptNumber, p("receiptNumber")));
+  if (shape.statusUpdatedSince) {
+    conditions.push(gte(statusUpdates.timestamp, p("statusUpdatedSince")));
   }
-  if (filter.statusUpdatedSince !== undefined) {
-    conditions.push(gte(statusUpdates.timestamp, filter.statusUpdatedSince));
-  }
-  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
+  if (shape.beforeId) conditions.push(lt(cases.id, p("beforeId")));
   return db
     .select({ ...summaryColumns, user: { id: users.id, email: users.email, name: users.name } })
     .from(cases)
@@ -95,8 +148,24 @@ export function listPartnerCaseSummaries(
     .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
     .where(and(...conditions))
     .orderBy(desc(cases.id))
-    .limit(filter.limit + 1)
-    .all();
+    .limit(p("limit"))
+    .prepare();
+});
+
+/**
+ * Every case of one partner's users, newest first, for the back office. `statusUpdatedSince`
+ * and `category` look at the newest status update, so a case never checked matches neither.
+ */
+export function listPartnerCaseSummaries(
+  db: Db,
+  clientId: number,
+  filter: PartnerListFilter,
+): PartnerCaseSummaryRow[] {
+  return partnerCaseList(db, partnerListShape(filter)).all({
+    ...filter,
+    clientId,
+    limit: filter.limit + 1,
+  });
 }
 
 function caseLookup(db: Executor, byRef: SQL) {

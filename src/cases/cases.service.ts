@@ -86,6 +86,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
         watchReceipt(tx, receiptNumber, now);
         const inserted = insertCase(tx, {
           userId: user.id,
+          clientId: user.clientId,
           receiptNumber,
           userCaseId: mintUserCaseId(tx),
           description: input.description?.trim() || null,
