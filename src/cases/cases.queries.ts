@@ -218,8 +218,34 @@ export function userCaseIdTaken(db: Executor, userCaseId: string): boolean {
   return caseWithFlowId(db).get({ userCaseId }) !== undefined;
 }
 
-export function insertCase(db: Executor, values: typeof cases.$inferInsert): CaseRow {
-  return db.insert(cases).values(values).returning().get();
+export interface NewCase {
+  userId: number;
+  clientId: number;
+  receiptNumber: string;
+  userCaseId: string;
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const caseInsert = preparedPerDatabase((db) =>
+  db
+    .insert(cases)
+    .values({
+      userId: p("userId"),
+      clientId: p("clientId"),
+      receiptNumber: p("receiptNumber"),
+      userCaseId: p("userCaseId"),
+      description: p("description"),
+      createdAt: p("createdAt"),
+      updatedAt: p("updatedAt"),
+    })
+    .returning()
+    .prepare(),
+);
+
+export function insertCase(db: Executor, values: NewCase): CaseRow {
+  return caseInsert(db).get({ ...values });
 }
 
 export function updateCase(
