@@ -100,16 +100,31 @@ export function caseDetailsJson(
   user: UserRow,
   updates: StoredStatusUpdateRow[],
 ): Uint8Array {
-  const chunks: Uint8Array[] = [];
+  // Text around the histories: texts[i] goes before histories[i], the last one after them.
+  const texts: string[] = [];
   let text = `{"case":${JSON.stringify(toCase(row, lastChecked, user))},"status_updates":[`;
   updates.forEach((update, index) => {
     const fields = JSON.stringify(toStatusUpdate({ ...update, history: [] }));
     // Every string value has its quotes escaped, so the first unescaped match is the key.
     const slot = fields.indexOf(EmptyHistory);
-    text += `${index > 0 ? "," : ""}${fields.slice(0, slot)}"history":`;
-    chunks.push(utf8.encode(text), update.history);
+    texts.push(`${text}${index > 0 ? "," : ""}${fields.slice(0, slot)}"history":`);
     text = fields.slice(slot + EmptyHistory.length);
   });
-  chunks.push(utf8.encode(`${text}],"update_count":${updates.length}}`));
-  return Buffer.concat(chunks);
+  texts.push(`${text}],"update_count":${updates.length}}`);
+
+  // A UTF-16 code unit never takes more than 3 bytes of UTF-8, so this always fits.
+  let size = 0;
+  for (const piece of texts) size += piece.length * 3;
+  for (const update of updates) size += update.history.length;
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  texts.forEach((piece, index) => {
+    at += utf8.encodeInto(piece, body.subarray(at)).written;
+    const history = updates[index]?.history;
+    if (history) {
+      body.set(history, at);
+      at += history.length;
+    }
+  });
+  return body.subarray(0, at);
 }
