@@ -1,13 +1,16 @@
 /**
  * HTTP: the bare Bun.serve ceiling against the case read a partner's back end makes most,
  * GET /v1/users/{user_id}/cases/{case_ref} for a case with 10 status updates, then the list
- * endpoints and case creation, all with wrk at 64 connections on loopback.
+ * endpoints and case creation, all with wrk at 64 connections on loopback. A second reference,
+ * a bare Bun.serve answering the case read's own bytes, tells how much of the gap to the "ok"
+ * ceiling is moving that body at all and how much is our code.
  *
  * The database holds 20,000 other cases, so the indexes have some depth. The per-credential
  * rate limit (600 a minute by default) is lifted, or nearly every request would be a 429.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { scratchDir } from "./lib/machine.ts";
+import { processCpuMs, scratchDir } from "./lib/machine.ts";
 import { type BenchRow, benchMain, formatInt, formatMs, progress } from "./lib/result.ts";
 import {
   openBenchDatabase,
@@ -94,34 +97,73 @@ export function appServerEnv(databasePath: string): Record<string, string> {
   };
 }
 
-/** One GET through fetch, to prove the path answers what the benchmark claims it answers. */
+/**
+ * One GET through fetch, to prove the path answers what the benchmark claims it answers.
+ * Returns the body's bytes, for the payload-matched ceiling.
+ */
 export async function checkCaseRead(server: ServerProcess, fixture: HttpFixture) {
   const response = await fetch(`http://127.0.0.1:${server.port}${fixture.casePath}`, {
     headers: fixture.headers,
   });
-  const body = await response.text();
-  const updates = response.ok ? (JSON.parse(body).update_count as number) : -1;
+  const body = new Uint8Array(await response.arrayBuffer());
+  const text = new TextDecoder().decode(body);
+  const updates = response.ok ? (JSON.parse(text).update_count as number) : -1;
   if (updates !== 10)
-    throw new Error(`case read answered ${response.status}: ${body.slice(0, 200)}`);
-  return body.length;
+    throw new Error(`case read answered ${response.status}: ${text.slice(0, 200)}`);
+  return body;
 }
 
-const describe = (stats: WrkStats) =>
-  `${formatInt(stats.requestsPerSecond)} req/s, p99 ${formatMs(stats.p99Ms)}`;
+/** A bare Bun.serve answering `body` on every request: the ceiling for an answer that size. */
+async function measurePayloadCeiling(dir: string, body: Uint8Array) {
+  const bodyFile = join(dir, "case-read.json");
+  writeFileSync(bodyFile, body);
+  const server = await startServer({
+    script: "bench/servers/payload.ts",
+    env: { BENCH_BODY_FILE: bodyFile },
+  });
+  try {
+    return await measure(server, "/");
+  } finally {
+    await server.stop();
+  }
+}
+
+type Measured = WrkStats & { serverCpuMsPerRequest: number | null };
+
+/** wrk against `url`, warmed first, with the CPU the server process spent per request. */
+async function measure(
+  server: ServerProcess,
+  path: string,
+  extra: Partial<Parameters<typeof runWrk>[0]> = {},
+  warm = true,
+): Promise<Measured> {
+  const url = `http://127.0.0.1:${server.port}${path}`;
+  if (warm) await runWrk({ url, seconds: WarmSeconds, ...extra });
+  const before = processCpuMs(server.pid);
+  const stats = await runWrk({ url, seconds: MeasureSeconds, ...extra });
+  const after = processCpuMs(server.pid);
+  const spent = before === null || after === null ? null : after - before;
+  return { ...stats, serverCpuMsPerRequest: spent === null ? null : spent / stats.requests };
+}
+
+/** The server's CPU per request goes in every figure: on a shared machine it moves least. */
+const describe = (stats: Measured) =>
+  `${formatInt(stats.requestsPerSecond)} req/s, p99 ${formatMs(stats.p99Ms)}` +
+  (stats.serverCpuMsPerRequest === null
+    ? ""
+    : `, ${stats.serverCpuMsPerRequest.toFixed(3)} ms CPU/req`);
 
 const clean = (stats: WrkStats) => stats.errors === 0 && stats.timeouts === 0;
 
-const values = (stats: WrkStats) => ({
+const values = (stats: Measured) => ({
   requests_per_second: Math.round(stats.requestsPerSecond),
   p50_ms: stats.p50Ms,
   p99_ms: stats.p99Ms,
   errors: stats.errors + stats.timeouts,
+  ...(stats.serverCpuMsPerRequest === null
+    ? {}
+    : { server_cpu_ms_per_request: stats.serverCpuMsPerRequest }),
 });
-
-async function measure(url: string, extra: Partial<Parameters<typeof runWrk>[0]> = {}) {
-  await runWrk({ url, seconds: WarmSeconds, ...extra });
-  return runWrk({ url, seconds: MeasureSeconds, ...extra });
-}
 
 export async function runHttp(): Promise<BenchRow[]> {
   const dir = scratchDir(Name);
@@ -130,7 +172,7 @@ export async function runHttp(): Promise<BenchRow[]> {
 
   progress(Name, `ceiling: bare Bun.serve, ${MeasureSeconds} s`);
   const bare = await startServer({ script: "bench/servers/bare.ts" });
-  const ceiling = await measure(`http://127.0.0.1:${bare.port}/`);
+  const ceiling = await measure(bare, "/");
   await bare.stop();
 
   const app = await startServer({
@@ -139,23 +181,26 @@ export async function runHttp(): Promise<BenchRow[]> {
     logFile: join(dir, "app.log"),
   });
   try {
-    const base = `http://127.0.0.1:${app.port}`;
-    const bytes = await checkCaseRead(app, fixture);
-    progress(Name, `GET case (${formatInt(bytes)} bytes), ${MeasureSeconds} s`);
-    const read = await measure(`${base}${fixture.casePath}`, { headers: fixture.headers });
+    const body = await checkCaseRead(app, fixture);
+    const bytes = `${formatInt(body.length)} bytes`;
+    progress(Name, `payload ceiling: bare Bun.serve answering the case's ${bytes}`);
+    const payload = await measurePayloadCeiling(dir, body);
+    progress(Name, `GET case (${bytes}), ${MeasureSeconds} s`);
+    const read = await measure(app, fixture.casePath, { headers: fixture.headers });
     progress(Name, "GET user's cases, GET client's cases, POST case");
-    const list = await measure(`${base}${fixture.listPath}`, { headers: fixture.headers });
-    const clientList = await measure(`${base}${fixture.clientListPath}`, {
-      headers: fixture.headers,
-    });
-    const create = await runWrk({
-      url: `${base}${fixture.createPath}`,
-      seconds: MeasureSeconds,
-      headers: fixture.headers,
-      createPath: fixture.createPath,
-    });
+    const list = await measure(app, fixture.listPath, { headers: fixture.headers });
+    const clientList = await measure(app, fixture.clientListPath, { headers: fixture.headers });
+    // Not warmed: every POST watches a new receipt, and the lua script counts from one base.
+    const create = await measure(
+      app,
+      fixture.createPath,
+      { headers: fixture.headers, createPath: fixture.createPath },
+      false,
+    );
 
     const share = read.requestsPerSecond / ceiling.requestsPerSecond;
+    const payloadShare = payload.requestsPerSecond / ceiling.requestsPerSecond;
+    const ofPayload = read.requestsPerSecond / payload.requestsPerSecond;
     const ceilingText = `${formatInt(ceiling.requestsPerSecond)} req/s`;
     return [
       {
@@ -166,11 +211,24 @@ export async function runHttp(): Promise<BenchRow[]> {
         values: values(ceiling),
       },
       {
+        benchmark: `HTTP ceiling: bare Bun.serve, the case's ${bytes}`,
+        figure: `${describe(payload)} (${Math.round(payloadShare * 100)}% of 'ok')`,
+        reference: "reference (same body as the case read)",
+        pass: clean(payload) ? null : false,
+        values: { ...values(payload), share_of_ceiling: payloadShare, body_bytes: body.length },
+      },
+      {
         benchmark: "HTTP GET case, 10 updates: rate",
-        figure: `${formatInt(read.requestsPerSecond)} req/s (${Math.round(share * 100)}%)`,
+        figure:
+          `${describe(read)} (${Math.round(share * 100)}%; ` +
+          `${Math.round(ofPayload * 100)}% of the same body bare)`,
         reference: `>= 50% of ${ceilingText}`,
         pass: share >= 0.5 && clean(read),
-        values: { ...values(read), share_of_ceiling: share },
+        values: {
+          ...values(read),
+          share_of_ceiling: share,
+          share_of_payload_ceiling: ofPayload,
+        },
       },
       {
         benchmark: "HTTP GET case, 10 updates: p99",

@@ -84,8 +84,10 @@ const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(q * (sorted.length - 1))]!.toFixed(3);
 };
-const describe = (values: number[]) =>
-  `median ${quantile(values, 0.5)} ms, p25 ${quantile(values, 0.25)}, p75 ${quantile(values, 0.75)}, n ${values.length}`;
+const describe = (values: number[]) => {
+  const [p25, median, p75] = [0.25, 0.5, 0.75].map((q) => quantile(values, q));
+  return `median ${median} ms, p25 ${p25}, p75 ${p75}, n ${values.length}`;
+};
 const requests = samples.known.length + samples.unknown.length;
 console.log(
   `POST ${path}, ${userCount} known and ${userCount} unknown addresses, ${rounds} rounds`,
@@ -94,9 +96,8 @@ console.log(`  answer, known address:          ${describe(samples.known)}`);
 console.log(`  answer, unknown address:        ${describe(samples.unknown)}`);
 console.log(`  next answer after a known one:  ${describe(following.known)}`);
 console.log(`  next answer after an unknown:   ${describe(following.unknown)}`);
-console.log(
-  `  CPU (this process, client included): ${((cpu.user + cpu.system) / requests).toFixed(0)} µs a request`,
-);
+const cpuPerRequest = ((cpu.user + cpu.system) / requests).toFixed(0);
+console.log(`  CPU (this process, client included): ${cpuPerRequest} µs a request`);
 
 await app.stop(true);
 database.close();

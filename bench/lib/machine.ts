@@ -38,6 +38,22 @@ export function peakRssBytes(pid: number | "self" = "self"): number {
   return kib ? Number(kib) * 1024 : process.memoryUsage().rss;
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in milliseconds, from /proc/<pid>/stat;
+ * null where there is no /proc. Per request, it is the figure a shared machine leaves least
+ * noisy: other processes slow a server down but do not make its requests cost more CPU.
+ */
+export function processCpuMs(pid: number): number | null {
+  const stat = safeRead(`/proc/${pid}/stat`);
+  // The command name may hold spaces; the fields after it are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) && stat !== "" ? (ticks * 1000) / ClockTicksPerSecond : null;
+}
+
+/** USER_HZ, which Linux has kept at 100 on every architecture it runs on. */
+const ClockTicksPerSecond = 100;
+
 /** A scratch folder on the same disk a deployment would use, removed when the process ends. */
 export function scratchDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `immigraflow-bench-${name}-`));

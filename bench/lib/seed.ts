@@ -121,8 +121,10 @@ export function seedWatchedReceipts(
        last_attempt_at, created_at) VALUES (?, ?, 0, ?, ?, ?)`,
   );
   const watch = sqlite.query(
-    `INSERT INTO cases (user_id, receipt_number, user_case_id, description, active,
-       created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id`,
+    `INSERT INTO cases (user_id, client_id, receipt_number, user_case_id, description, active,
+       created_at, updated_at)
+     VALUES (?1, (SELECT client_id FROM users WHERE id = ?1), ?2, ?3, ?4, 1, ?5, ?6)
+     RETURNING id`,
   );
   const out: WatchedReceipts = { receipts: [], caseIds: [] };
   const checked = options.lastCheckedAt ?? null;

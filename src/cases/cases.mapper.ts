@@ -1,14 +1,13 @@
+import { readHistory } from "../checker/observation.ts";
 import { toIso } from "../clock.ts";
 import { toUser } from "../users/users.mapper.ts";
 import type { UserRow } from "../users/users.queries.ts";
-import type { CaseRow, CaseSummaryRow, StatusUpdateRow } from "./cases.queries.ts";
-
-interface StoredHistoryEntry {
-  date: string;
-  description: string;
-  descriptionEs?: string | null;
-  descriptionPt?: string | null;
-}
+import type {
+  CaseRow,
+  CaseSummaryRow,
+  StatusUpdateRow,
+  StoredStatusUpdateRow,
+} from "./cases.queries.ts";
 
 function caseFields(row: CaseRow, lastChecked: number | null) {
   return {
@@ -38,13 +37,13 @@ export function toCaseSummary(row: CaseSummaryRow) {
   };
 }
 
+/** The checker stores history in the served shape (snake_case), translations included. */
 export function toHistory(history: unknown) {
-  const entries = Array.isArray(history) ? (history as StoredHistoryEntry[]) : [];
-  return entries.map((entry) => ({
+  return readHistory(history).map((entry) => ({
     date: entry.date,
     description: entry.description,
-    description_es: entry.descriptionEs ?? null,
-    description_pt: entry.descriptionPt ?? entry.description,
+    description_es: entry.description_es ?? null,
+    description_pt: entry.description_pt ?? entry.description,
   }));
 }
 
@@ -82,4 +81,50 @@ export function toStatusUpdate(row: StatusUpdateRow) {
     email_notify_sent_at: toIso(row.emailNotifySentAt),
     whatsapp_notify_sent_at: toIso(row.whatsappNotifySentAt),
   };
+}
+
+const EmptyHistory = '"history":[]';
+const utf8 = new TextEncoder();
+
+/**
+ * The body of a case read (CaseDetailsResponse) as UTF-8 JSON, each status update's stored
+ * history spliced in as the bytes SQLite holds. The checker's mergeHistory is the only writer
+ * of that column and writes the served shape, so parsing it to serialise it again (a third of
+ * a case read's CPU), or even decoding it into a string to encode it again for the socket, is
+ * work for nothing. The other fields go through toCase and toStatusUpdate, so the object and
+ * the text forms say the same; tests hold them to each other.
+ */
+export function caseDetailsJson(
+  row: CaseRow,
+  lastChecked: number | null,
+  user: UserRow,
+  updates: StoredStatusUpdateRow[],
+): Uint8Array {
+  // Text around the histories: texts[i] goes before histories[i], the last one after them.
+  const texts: string[] = [];
+  let text = `{"case":${JSON.stringify(toCase(row, lastChecked, user))},"status_updates":[`;
+  updates.forEach((update, index) => {
+    const fields = JSON.stringify(toStatusUpdate({ ...update, history: [] }));
+    // Every string value has its quotes escaped, so the first unescaped match is the key.
+    const slot = fields.indexOf(EmptyHistory);
+    texts.push(`${text}${index > 0 ? "," : ""}${fields.slice(0, slot)}"history":`);
+    text = fields.slice(slot + EmptyHistory.length);
+  });
+  texts.push(`${text}],"update_count":${updates.length}}`);
+
+  // A UTF-16 code unit never takes more than 3 bytes of UTF-8, so this always fits.
+  let size = 0;
+  for (const piece of texts) size += piece.length * 3;
+  for (const update of updates) size += update.history.length;
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  texts.forEach((piece, index) => {
+    at += utf8.encodeInto(piece, body.subarray(at)).written;
+    const history = updates[index]?.history;
+    if (history) {
+      body.set(history, at);
+      at += history.length;
+    }
+  });
+  return body.subarray(0, at);
 }

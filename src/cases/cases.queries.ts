@@ -1,9 +1,22 @@
-import { and, desc, eq, gte, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
+import { preparedPerDatabase } from "../db/prepared.ts";
 import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
 
 export type CaseRow = typeof cases.$inferSelect;
 export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
+/** A status update with its history as the UTF-8 JSON stored, neither decoded nor parsed. */
+export type StoredStatusUpdateRow = Omit<StatusUpdateRow, "history"> & { history: Uint8Array };
+
+const p = sql.placeholder;
+
+/**
+ * The receipt's last check as a scalar subquery rather than a join: SQLite answers a case
+ * read's one row several times faster that way, and a list's rows too. Every case has its
+ * receipt (a foreign key).
+ */
+const receiptLastChecked = sql<number | null>`(select ${receipts.lastCheckedAt} from ${receipts}
+  where ${receipts.receiptNumber} = ${cases.receiptNumber})`;
 
 const updateCount = sql<number>`(select count(*) from ${statusUpdates}
   where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number);
@@ -11,7 +24,7 @@ const updateCount = sql<number>`(select count(*) from ${statusUpdates}
 /** A case row with what its summary needs: the newest update, the count, the receipt's check. */
 const summaryColumns = {
   case: cases,
-  lastChecked: receipts.lastCheckedAt,
+  lastChecked: receiptLastChecked,
   formType: statusUpdates.formType,
   statusCode: statusUpdates.statusCode,
   statusCategory: statusUpdates.category,
@@ -29,32 +42,121 @@ export type CaseSummaryRow = {
   updateCount: number;
 };
 
-function summaries(db: Executor, where: SQL | undefined, limit: number): CaseSummaryRow[] {
+/**
+ * The list queries' SQL depends on which filters a request carries, so each combination is
+ * prepared once per database (a handful are ever used) and its values bound per request.
+ */
+function preparedByShape<Shape extends object, Query>(
+  build: (db: Executor, shape: Shape) => Query,
+): (db: Executor, shape: Shape) => Query {
+  const perDatabase = preparedPerDatabase(() => new Map<string, Query>());
+  return (db, shape) => {
+    const byShape = perDatabase(db);
+    const key = JSON.stringify(shape);
+    let query = byShape.get(key);
+    if (query === undefined) {
+      query = build(db, shape);
+      byShape.set(key, query);
+    }
+    return query;
+  };
+}
+
+interface UserListFilter {
+  active?: boolean;
+  beforeId?: number;
+  limit: number;
+}
+
+/** One user's cases newest first: cases_user (user_id, id) walks them and stops at the page. */
+export const userCaseList = preparedByShape((db, shape: { active: boolean; beforeId: boolean }) => {
+  const conditions: SQL[] = [eq(cases.userId, p("userId"))];
+  if (shape.active) conditions.push(eq(cases.active, p("active")));
+  if (shape.beforeId) conditions.push(lt(cases.id, p("beforeId")));
   return db
     .select(summaryColumns)
     .from(cases)
-    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
     .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
-    .where(where)
+    .where(and(...conditions))
     .orderBy(desc(cases.id))
-    .limit(limit)
-    .all();
-}
+    .limit(p("limit"))
+    .prepare();
+});
+
+const userListShape = (filter: UserListFilter) => ({
+  active: filter.active !== undefined,
+  beforeId: filter.beforeId !== undefined,
+});
 
 export function listCaseSummaries(
   db: Db,
   userId: number,
-  filter: { active?: boolean; beforeId?: number; limit: number },
+  filter: UserListFilter,
 ): CaseSummaryRow[] {
-  const conditions: SQL[] = [eq(cases.userId, userId)];
-  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
-  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
-  return summaries(db, and(...conditions), filter.limit + 1);
+  return userCaseList(db, userListShape(filter)).all({
+    userId,
+    active: filter.active,
+    beforeId: filter.beforeId,
+    limit: filter.limit + 1,
+  });
 }
 
 export type PartnerCaseSummaryRow = CaseSummaryRow & {
   user: { id: number; email: string; name: string | null };
 };
+
+export interface PartnerListFilter {
+  userId?: number;
+  active?: boolean;
+  category?: string;
+  receiptNumber?: string;
+  statusUpdatedSince?: number;
+  beforeId?: number;
+  limit: number;
+}
+
+type PartnerListShape = { [K in Exclude<keyof PartnerListFilter, "limit">]: boolean };
+
+export const partnerListShape = (filter: PartnerListFilter): PartnerListShape => ({
+  userId: filter.userId !== undefined,
+  active: filter.active !== undefined,
+  category: filter.category !== undefined,
+  receiptNumber: filter.receiptNumber !== undefined,
+  statusUpdatedSince: filter.statusUpdatedSince !== undefined,
+  beforeId: filter.beforeId !== undefined,
+});
+
+/**
+ * cases_client (client_id, id) walks a partner's cases newest first and stops at the page.
+ * A receipt matches a case or two, so with that filter its own index is the better start;
+ * the unary plus (no index may serve that term) lets the planner take it. The user's row is
+ * checked too: cases.client_id picks the rows, the owner still decides who may see them.
+ */
+export const partnerCaseList = preparedByShape((db, shape: PartnerListShape) => {
+  const conditions: SQL[] = [
+    shape.receiptNumber
+      ? sql`+${cases.clientId} = ${p("clientId")}`
+      : eq(cases.clientId, p("clientId")),
+    sql`+${users.clientId} = ${p("clientId")}`,
+  ];
+  if (shape.userId) conditions.push(eq(cases.userId, p("userId")));
+  if (shape.active) conditions.push(eq(cases.active, p("active")));
+  if (shape.category) conditions.push(eq(statusUpdates.category, p("category")));
+  if (shape.receiptNumber) conditions.push(eq(cases.receiptNumber, p("receiptNumber")));
+  if (shape.statusUpdatedSince) {
+    conditions.push(gte(statusUpdates.timestamp, p("statusUpdatedSince")));
+  }
+  if (shape.beforeId) conditions.push(lt(cases.id, p("beforeId")));
+  return db
+    .select({ ...summaryColumns, user: { id: users.id, email: users.email, name: users.name } })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
+    .where(and(...conditions))
+    .orderBy(desc(cases.id))
+    .limit(p("limit"))
+    .prepare();
+});
 
 /**
  * Every case of one partner's users, newest first, for the back office. `statusUpdatedSince`
@@ -63,69 +165,85 @@ export type PartnerCaseSummaryRow = CaseSummaryRow & {
 export function listPartnerCaseSummaries(
   db: Db,
   clientId: number,
-  filter: {
-    userId?: number;
-    active?: boolean;
-    category?: string;
-    receiptNumber?: string;
-    statusUpdatedSince?: number;
-    beforeId?: number;
-    limit: number;
-  },
+  filter: PartnerListFilter,
 ): PartnerCaseSummaryRow[] {
-  const conditions: SQL[] = [eq(users.clientId, clientId)];
-  if (filter.userId !== undefined) conditions.push(eq(cases.userId, filter.userId));
-  if (filter.active !== undefined) conditions.push(eq(cases.active, filter.active));
-  if (filter.category !== undefined) conditions.push(eq(statusUpdates.category, filter.category));
-  if (filter.receiptNumber !== undefined) {
-    conditions.push(eq(cases.receiptNumber, filter.receiptNumber));
-  }
-  if (filter.statusUpdatedSince !== undefined) {
-    conditions.push(gte(statusUpdates.timestamp, filter.statusUpdatedSince));
-  }
-  if (filter.beforeId !== undefined) conditions.push(lt(cases.id, filter.beforeId));
-  return db
-    .select({ ...summaryColumns, user: { id: users.id, email: users.email, name: users.name } })
-    .from(cases)
-    .innerJoin(users, eq(users.id, cases.userId))
-    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
-    .leftJoin(statusUpdates, eq(statusUpdates.id, cases.lastStatusUpdateId))
-    .where(and(...conditions))
-    .orderBy(desc(cases.id))
-    .limit(filter.limit + 1)
-    .all();
+  return partnerCaseList(db, partnerListShape(filter)).all({
+    ...filter,
+    clientId,
+    limit: filter.limit + 1,
+  });
 }
+
+function caseLookup(db: Executor, byRef: SQL) {
+  return db
+    .select({ case: cases, lastChecked: receiptLastChecked })
+    .from(cases)
+    .where(and(eq(cases.userId, p("userId")), byRef))
+    .prepare();
+}
+
+const caseById = preparedPerDatabase((db) => caseLookup(db, eq(cases.id, p("ref"))));
+const caseByFlowId = preparedPerDatabase((db) => caseLookup(db, eq(cases.userCaseId, p("ref"))));
 
 /** `case_ref` is the numeric id or the FLOW id; either way only within the one user. */
 export function findCase(db: Executor, userId: number, caseRef: string) {
-  const byRef = /^\d{1,15}$/.test(caseRef)
-    ? eq(cases.id, Number(caseRef))
-    : eq(cases.userCaseId, caseRef.toUpperCase());
-  return db
-    .select({ case: cases, lastChecked: receipts.lastCheckedAt })
-    .from(cases)
-    .innerJoin(receipts, eq(receipts.receiptNumber, cases.receiptNumber))
-    .where(and(eq(cases.userId, userId), byRef))
-    .get();
+  return /^\d{1,15}$/.test(caseRef)
+    ? caseById(db).get({ userId, ref: Number(caseRef) })
+    : caseByFlowId(db).get({ userId, ref: caseRef.toUpperCase() });
 }
 
-export function findCaseByReceipt(db: Executor, userId: number, receiptNumber: string) {
-  return db
+const caseByReceipt = preparedPerDatabase((db) =>
+  db
     .select()
     .from(cases)
-    .where(and(eq(cases.userId, userId), eq(cases.receiptNumber, receiptNumber)))
-    .get();
+    .where(and(eq(cases.userId, p("userId")), eq(cases.receiptNumber, p("receiptNumber"))))
+    .prepare(),
+);
+
+export function findCaseByReceipt(db: Executor, userId: number, receiptNumber: string) {
+  return caseByReceipt(db).get({ userId, receiptNumber });
 }
+
+const caseWithFlowId = preparedPerDatabase((db) =>
+  db
+    .select({ id: cases.id })
+    .from(cases)
+    .where(eq(cases.userCaseId, p("userCaseId")))
+    .prepare(),
+);
 
 export function userCaseIdTaken(db: Executor, userCaseId: string): boolean {
-  return (
-    db.select({ id: cases.id }).from(cases).where(eq(cases.userCaseId, userCaseId)).get() !==
-    undefined
-  );
+  return caseWithFlowId(db).get({ userCaseId }) !== undefined;
 }
 
-export function insertCase(db: Executor, values: typeof cases.$inferInsert): CaseRow {
-  return db.insert(cases).values(values).returning().get();
+export interface NewCase {
+  userId: number;
+  clientId: number;
+  receiptNumber: string;
+  userCaseId: string;
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const caseInsert = preparedPerDatabase((db) =>
+  db
+    .insert(cases)
+    .values({
+      userId: p("userId"),
+      clientId: p("clientId"),
+      receiptNumber: p("receiptNumber"),
+      userCaseId: p("userCaseId"),
+      description: p("description"),
+      createdAt: p("createdAt"),
+      updatedAt: p("updatedAt"),
+    })
+    .returning()
+    .prepare(),
+);
+
+export function insertCase(db: Executor, values: NewCase): CaseRow {
+  return caseInsert(db).get({ ...values });
 }
 
 export function updateCase(
@@ -140,15 +258,18 @@ export function deleteCase(db: Executor, caseId: number): void {
   db.delete(cases).where(eq(cases.id, caseId)).run();
 }
 
-export function statusUpdatesOf(db: Executor, caseId: number): StatusUpdateRow[] {
-  return db
-    .select()
+const updatesOfCase = preparedPerDatabase((db) =>
+  db
+    .select({
+      ...getTableColumns(statusUpdates),
+      history: sql<Uint8Array>`cast(${statusUpdates.history} as blob)`,
+    })
     .from(statusUpdates)
-    .where(eq(statusUpdates.caseId, caseId))
+    .where(eq(statusUpdates.caseId, p("caseId")))
     .orderBy(desc(statusUpdates.id))
-    .all();
-}
+    .prepare(),
+);
 
-export function userOfCase(db: Executor, userId: number) {
-  return db.select().from(users).where(eq(users.id, userId)).get();
+export function statusUpdatesOf(db: Executor, caseId: number): StoredStatusUpdateRow[] {
+  return updatesOfCase(db).all({ caseId });
 }

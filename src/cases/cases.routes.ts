@@ -1,6 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthMacro } from "../http/auth.ts";
 import { PageQuery } from "../http/pagination.ts";
+import { jsonText } from "../http/plumbing.ts";
 import { oneOf } from "../http/schema.ts";
 import { reachableUser } from "../users/users.routes.ts";
 import { UserIdParams } from "../users/users.schemas.ts";
@@ -41,8 +42,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
       "",
       ({ principal, params, body, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        set.status = 201;
-        return cases.create(user, body);
+        return jsonText(set, cases.createJson(user, body), 201);
       },
       {
         access: ["partner", "user"],
@@ -54,9 +54,9 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
     )
     .get(
       "/:case_ref",
-      ({ principal, params }) => {
+      ({ principal, params, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        return cases.get(user, params.case_ref);
+        return jsonText(set, cases.getJson(user, params.case_ref));
       },
       {
         access: ["partner", "user"],
@@ -67,9 +67,9 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
     )
     .put(
       "/:case_ref",
-      ({ principal, params, body }) => {
+      ({ principal, params, body, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        return cases.update(user, params.case_ref, body);
+        return jsonText(set, cases.updateJson(user, params.case_ref, body));
       },
       {
         access: ["partner", "user"],

@@ -96,5 +96,6 @@ export const CaseParams = t.Object({
   case_ref: t.String({ maxLength: 32 }),
 });
 
+export type CaseDetails = typeof CaseDetailsResponse.static;
 export type CaseCreateInput = typeof CaseCreateRequest.static;
 export type CaseUpdateInput = typeof CaseUpdateRequest.static;

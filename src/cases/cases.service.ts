@@ -7,7 +7,7 @@ import { decodeCursor, page, pageSize } from "../http/pagination.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
 import type { UserRow } from "../users/users.queries.ts";
 import { emitCaseEvent } from "../webhooks/webhook-events.ts";
-import { toCase, toCaseSummary, toStatusUpdate } from "./cases.mapper.ts";
+import { caseDetailsJson, toCaseSummary } from "./cases.mapper.ts";
 import {
   type CaseRow,
   deleteCase,
@@ -19,9 +19,11 @@ import {
   updateCase,
   userCaseIdTaken,
 } from "./cases.queries.ts";
-import type { CaseCreateInput, CaseUpdateInput } from "./cases.schemas.ts";
+import type { CaseCreateInput, CaseDetails, CaseUpdateInput } from "./cases.schemas.ts";
 
 export type CasesService = ReturnType<typeof createCasesService>;
+
+const utf8 = new TextDecoder();
 
 /** Receipts are checked, stored and compared only in the normalised 13-character form. */
 export function parseReceipt(input: unknown): string {
@@ -37,13 +39,9 @@ export function parseReceipt(input: unknown): string {
 export function createCasesService(deps: { db: Db; clock: Clock }) {
   const { db, clock } = deps;
 
-  function details(user: UserRow, row: CaseRow, lastChecked: number | null) {
-    const updates = statusUpdatesOf(db, row.id);
-    return {
-      case: toCase(row, lastChecked, user),
-      status_updates: updates.map(toStatusUpdate),
-      update_count: updates.length,
-    };
+  /** A case with its history, as the UTF-8 JSON of CaseDetailsResponse. */
+  function details(user: UserRow, row: CaseRow, lastChecked: number | null): Uint8Array {
+    return caseDetailsJson(row, lastChecked, user, statusUpdatesOf(db, row.id));
   }
 
   function mintUserCaseId(tx: Executor): string {
@@ -59,7 +57,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
     return found;
   }
 
-  return {
+  const service = {
     list(user: UserRow, query: { active?: boolean; limit?: string; cursor?: string }) {
       const limit = pageSize(query.limit);
       const rows = listCaseSummaries(db, user.id, {
@@ -74,7 +72,8 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
       return { cases: result.items.map(toCaseSummary), next_cursor: result.nextCursor };
     },
 
-    create(user: UserRow, input: CaseCreateInput) {
+    /** The new case's details as UTF-8 JSON; `create` is the same as an object. */
+    createJson(user: UserRow, input: CaseCreateInput): Uint8Array {
       const receiptNumber = parseReceipt(input.receipt_number);
       const now = clock.now();
       const created = db.transaction((tx) => {
@@ -87,6 +86,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
         watchReceipt(tx, receiptNumber, now);
         const inserted = insertCase(tx, {
           userId: user.id,
+          clientId: user.clientId,
           receiptNumber,
           userCaseId: mintUserCaseId(tx),
           description: input.description?.trim() || null,
@@ -99,12 +99,22 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
       return details(user, created, null);
     },
 
-    get(user: UserRow, caseRef: string) {
+    /** The case read, the API's most frequent call, as UTF-8 JSON ready to send. */
+    getJson(user: UserRow, caseRef: string): Uint8Array {
       const found = requireCase(user, caseRef);
       return details(user, found.case, found.lastChecked);
     },
 
-    update(user: UserRow, caseRef: string, input: CaseUpdateInput) {
+    /** The object forms, for routes that add to the body before sending it. */
+    create(user: UserRow, input: CaseCreateInput): CaseDetails {
+      return JSON.parse(utf8.decode(service.createJson(user, input)));
+    },
+
+    get(user: UserRow, caseRef: string): CaseDetails {
+      return JSON.parse(utf8.decode(service.getJson(user, caseRef)));
+    },
+
+    updateJson(user: UserRow, caseRef: string, input: CaseUpdateInput): Uint8Array {
       const found = requireCase(user, caseRef);
       const reactivated = input.active === true && !found.case.active;
       const updated = db.transaction((tx) => {
@@ -132,4 +142,5 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
       });
     },
   };
+  return service;
 }

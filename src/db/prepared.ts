@@ -29,6 +29,11 @@ export function prepared<T>(db: Executor, build: (db: Executor) => T): T {
   return statement;
 }
 
+/** The cache of `prepared`, bound to one statement, for module-level constants. */
+export function preparedPerDatabase<T>(build: (db: Executor) => T): (db: Executor) => T {
+  return (db) => prepared(db, build);
+}
+
 /**
  * Placeholders for an UPDATE's SET, one per column named. Drizzle encodes them as it encodes
  * values (booleans as 0/1, JSON columns stringified), though its types admit only values there.

@@ -108,10 +108,21 @@ export const cases = sqliteTable(
     lastStatusUpdateId: integer("last_status_update_id"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    /**
+     * The owner's partner, copied from users: the back-office list walks cases_client newest
+     * first and stops at its page instead of sorting every case of a partner's users. A user
+     * never changes partner, so the copy never goes stale. It is a plain column (SQLite adds
+     * no NOT NULL or REFERENCES column to a table that has rows, and rebuilding cases would
+     * cascade into status_updates); the cases_client_id trigger of migration 0001 fills it
+     * for any insert that leaves it out.
+     */
+    clientId: integer("client_id"),
   },
   (table) => [
     uniqueIndex("cases_user_receipt").on(table.userId, table.receiptNumber),
     index("cases_receipt").on(table.receiptNumber),
+    index("cases_client").on(table.clientId, table.id),
+    index("cases_user").on(table.userId, table.id),
   ],
 );
 

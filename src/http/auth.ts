@@ -1,7 +1,9 @@
+import { eq, sql } from "drizzle-orm";
 import { type DocumentDecoration, Elysia } from "elysia";
 import type { Db } from "../db/connection.ts";
-import type { users } from "../db/schema.ts";
-import { type ClientRow, findClientByApiKey } from "../partners/partners.queries.ts";
+import { preparedPerDatabase } from "../db/prepared.ts";
+import { clients, type users } from "../db/schema.ts";
+import type { ClientRow } from "../partners/partners.queries.ts";
 import { ApiError } from "./errors.ts";
 import { requestState } from "./plumbing.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -21,6 +23,15 @@ export interface Authenticator {
   /** Returns null when the request carries no credentials at all. */
   authenticate(request: Request): Principal | null;
 }
+
+/** Every partner request starts here, so it is the one query worth preparing in this module. */
+const clientByApiKey = preparedPerDatabase((db) =>
+  db
+    .select()
+    .from(clients)
+    .where(eq(clients.apiKey, sql.placeholder("apiKey")))
+    .prepare(),
+);
 
 const unauthorized = (message = "missing or invalid credentials") =>
   new ApiError("unauthorized", message);
@@ -45,7 +56,7 @@ export function partnerAuthenticator(
         if (apiSecret !== null) throw unauthorized("X-API-SECRET needs X-API-KEY");
         return null;
       }
-      const client = findClientByApiKey(db, apiKey.trim());
+      const client: ClientRow | undefined = clientByApiKey(db).get({ apiKey: apiKey.trim() });
       if (!client || client.disabledAt !== null) {
         // Spend the same hashing work for unknown keys so timing does not tell keys apart.
         if (apiSecret !== null) secretMatches(apiSecret, "0".repeat(64));

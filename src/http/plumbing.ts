@@ -1,4 +1,4 @@
-import { Elysia, ValidationError } from "elysia";
+import { type Context, Elysia, ValidationError } from "elysia";
 import { storageFailure } from "../db/connection.ts";
 import type { Logger } from "../logger.ts";
 import { readFormBody, readJsonBody } from "./body.ts";
@@ -298,3 +298,16 @@ export function shadowedRouteGuard(index: () => RouteMethodIndex) {
 }
 
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A body serialised ahead of time (see caseDetailsJson), sent as it is. The framework checks
+ * only objects against a route's response schema, so tests hold such builders to it instead.
+ * The headers gathered so far (request id, CORS) move into the response: with any left in
+ * `set`, the framework would copy the finished response through a stream to merge them.
+ */
+export function jsonText(set: Context["set"], body: string | Uint8Array, status = 200): Response {
+  const headers = { ...set.headers, "content-type": "application/json; charset=utf-8" };
+  set.headers = {};
+  set.status = status;
+  return new Response(body, { status, headers: headers as Record<string, string> });
+}

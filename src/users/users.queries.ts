@@ -1,16 +1,23 @@
-import { and, desc, eq, gt, isNull, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
+import { preparedPerDatabase } from "../db/prepared.ts";
 import { clients, emailTokens, users } from "../db/schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
-/** A user, only when it belongs to the given partner: another partner's user does not exist. */
-export function findUser(db: Executor, clientId: number, userId: number): UserRow | undefined {
-  return db
+const partnersUser = preparedPerDatabase((db) =>
+  db
     .select()
     .from(users)
-    .where(and(eq(users.id, userId), eq(users.clientId, clientId)))
-    .get();
+    .where(
+      and(eq(users.id, sql.placeholder("userId")), eq(users.clientId, sql.placeholder("clientId"))),
+    )
+    .prepare(),
+);
+
+/** A user, only when it belongs to the given partner: another partner's user does not exist. */
+export function findUser(db: Executor, clientId: number, userId: number): UserRow | undefined {
+  return partnersUser(db).get({ userId, clientId });
 }
 
 export function findUserByEmail(db: Executor, clientId: number, email: string) {

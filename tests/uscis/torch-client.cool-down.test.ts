@@ -19,7 +19,7 @@ async function attempt() {
 }
 
 describe("Torch client: cool-down after 429", () => {
-  test("waits a minute, then twice as long with each 429 in a row, counting nothing meanwhile", async () => {
+  test("waits a minute, then twice as long after each 429 in a row, counting nothing", async () => {
     setup = torchSetup();
     setup.fake.setMode("spike_arrest");
     expect(await attempt()).toEqual({ reached: true, kind: "rate_limited" });
@@ -83,7 +83,9 @@ describe("Torch client: cool-down after 429", () => {
     const result = await setup.source.fetch(receipt);
     expect(result).toEqual({
       kind: "rate_limited",
-      reason: `cooling down after USCIS 429 until ${new Date(setup.clock.now() + Minute).toISOString()}`,
+      reason: `cooling down after USCIS 429 until ${new Date(
+        setup.clock.now() + Minute,
+      ).toISOString()}`,
     });
   });
 });
