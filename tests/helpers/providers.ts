@@ -1,4 +1,4 @@
-import { createLogger, memoryDestination } from "../../src/logger.ts";
+import { createLogger, type Logger, memoryDestination } from "../../src/logger.ts";
 import { createResendSender } from "../../src/notifications/email-sender.ts";
 import { createTwilioSender } from "../../src/notifications/whatsapp-sender.ts";
 import type { EmailSender, WhatsAppSender } from "../../src/outbox/types.ts";
@@ -15,6 +15,8 @@ export interface FakeProviders {
   email: EmailSender;
   /** The real Twilio sender talking to `twilio`. */
   whatsapp: WhatsAppSender;
+  /** The senders' logger, silent; for a worker built next to them. */
+  logger: Logger;
   stop(): Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export function startFakeProviders(
   return {
     resend,
     twilio,
+    logger,
     email: createResendSender({
       apiKey: ResendTestKey,
       baseUrl: resend.url,

@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manualClock } from "../../src/clock.ts";
 import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connection.ts";
-import { createLogger, memoryDestination } from "../../src/logger.ts";
 import { releaseHeldJobs } from "../../src/outbox/outbox.queries.ts";
 import { enqueue } from "../../src/outbox/outbox.ts";
 import { createOutboxWorker } from "../../src/outbox/worker.ts";
@@ -51,14 +50,11 @@ function crashCopy(path: string): string {
   return copy;
 }
 
-const silent = () =>
-  createLogger({ level: "silent", format: "json", destination: memoryDestination().stream });
-
 function worker(handle: DatabaseHandle, clock: ReturnType<typeof manualClock>, windowMs?: number) {
   return createOutboxWorker({
     db: handle.db,
     clock,
-    logger: silent(),
+    logger: providers.logger,
     email: providers.email,
     whatsapp: providers.whatsapp,
     commitWindowMs: windowMs,
