@@ -65,7 +65,7 @@ const jobs = (handle: DatabaseHandle) =>
   handle.sqlite.query("SELECT * FROM outbox_jobs ORDER BY id").all() as Record<string, any>[];
 
 describe("a crash between a provider's answer and the grouped commit", () => {
-  test("the e-mail is asked again under its key and delivered once; WhatsApp never waits", async () => {
+  test("the e-mail is asked again under its key, sent once; WhatsApp never waits", async () => {
     const clock = manualClock();
     const live = open(join(dir, "live.db"));
     migrate(live);
@@ -168,7 +168,8 @@ describe("a crash between a provider's answer and the grouped commit", () => {
     // A real write failure for one row only: the database refuses to finish the middle job.
     live.sqlite.run(
       `CREATE TRIGGER refuse_middle BEFORE UPDATE OF state ON outbox_jobs
-       WHEN NEW.id = ${middle!.id} AND NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+       WHEN NEW.id = ${middle!.id} AND NEW.state = 'sent'
+       BEGIN SELECT RAISE(ABORT, 'refused'); END`,
     );
 
     await expect(worker(live, clock, 60_000).runOnce()).rejects.toThrow("refused");
