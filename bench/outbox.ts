@@ -149,13 +149,18 @@ export async function runOutbox(): Promise<BenchRow[]> {
   try {
     progress(Name, "delivering");
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const loop = startOutboxLoop(worker, logger);
-    const open = "SELECT count(*) AS n FROM outbox_jobs WHERE state IN ('pending', 'in_flight')";
+    // One index probe, not a count: this poll runs in the measured process, every 100 ms.
+    const open = `SELECT EXISTS (SELECT 1 FROM outbox_jobs
+      WHERE state IN ('pending', 'in_flight')) AS n`;
     while (countRows(database.sqlite, open) > 0 && performance.now() - started < TimeLimitMs) {
       await Bun.sleep(100);
     }
     const seconds = (performance.now() - started) / 1000;
     await loop.stop();
+    // The wall clock is shared with whatever else runs; CPU time per job is this process's own.
+    const cpu = process.cpuUsage(cpuBefore);
 
     const sent = countRows(
       database.sqlite,
@@ -170,14 +175,24 @@ export async function runOutbox(): Promise<BenchRow[]> {
     const rate = sent / seconds;
     const complete = sent === Jobs && notified === StatusUpdates;
     const done = sent === Jobs ? "" : `, ${formatInt(sent)} of 50k in 60 s`;
-    progress(Name, `${formatInt(sent)} jobs sent in ${formatMs(seconds * 1000)}`);
+    const cpuMsPerJob = (cpu.user + cpu.system) / 1000 / Math.max(1, sent);
+    progress(
+      Name,
+      `${formatInt(sent)} jobs sent in ${formatMs(seconds * 1000)}, ` +
+        `${cpuMsPerJob.toFixed(3)} ms CPU a job`,
+    );
     return [
       {
         benchmark: "Outbox: 50k jobs to Resend/Twilio fakes",
         figure: `${formatInt(rate)} jobs/s${done}`,
         reference: ">= 1,000 jobs/s",
         pass: rate >= 1_000 && (complete || sent < Jobs),
-        values: { sent, seconds, status_updates_notified: notified },
+        values: {
+          sent,
+          seconds,
+          status_updates_notified: notified,
+          cpu_ms_per_job: cpuMsPerJob,
+        },
       },
     ];
   } finally {

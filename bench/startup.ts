@@ -4,6 +4,7 @@
  * first 200 from GET /health, which itself counts the due receipts and the outbox backlog.
  * Five starts; the figure is the slowest.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildExecutable } from "../scripts/build.ts";
 import { scratchDir } from "./lib/machine.ts";
@@ -29,6 +30,20 @@ function seedCases(databasePath: string): void {
     lastCheckedAt: now - 60 * 60 * 1000,
   });
   handle.close();
+}
+
+/**
+ * CPU time a process has used so far, from /proc (Linux; 10 ms ticks): unlike the wall clock,
+ * it does not move with whatever else the machine is doing. Null where /proc is not there.
+ */
+function cpuMsOf(pid: number): number | null {
+  try {
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 function freePort(): number {
@@ -58,7 +73,7 @@ async function timeToHealth(binary: string, databasePath: string, logFile: strin
       const response = await fetch(`http://127.0.0.1:${port}/health`).catch(() => null);
       if (response?.status === 200) {
         await response.arrayBuffer();
-        return performance.now() - started;
+        return { ms: performance.now() - started, cpuMs: cpuMsOf(child.pid) };
       }
       await Bun.sleep(2);
     }
@@ -77,19 +92,28 @@ export async function runStartup(): Promise<BenchRow[]> {
   seedCases(databasePath);
 
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let start = 0; start < Starts; start += 1) {
-    times.push(await timeToHealth(outfile, databasePath, join(dir, `serve-${start}.log`)));
+    const run = await timeToHealth(outfile, databasePath, join(dir, `serve-${start}.log`));
+    times.push(run.ms);
+    if (run.cpuMs !== null) cpu.push(run.cpuMs);
   }
+  const cpuMedian = cpu.length ? [...cpu].sort((a, b) => a - b)[Math.floor(cpu.length / 2)]! : null;
   const slowest = Math.max(...times);
   const sorted = [...times].sort((a, b) => a - b);
   progress(Name, `starts: ${times.map((time) => formatMs(time)).join(", ")}`);
+  if (cpuMedian !== null) progress(Name, `CPU to /health: ${cpu.join(", ")} ms`);
   return [
     {
       benchmark: "Start-up: binary, 100k cases, to /health",
       figure: `${formatMs(slowest)} (median ${formatMs(sorted[Math.floor(Starts / 2)]!)})`,
       reference: `< ${TargetMs} ms, slowest of ${Starts}`,
       pass: slowest < TargetMs,
-      values: { slowest_ms: slowest, median_ms: sorted[Math.floor(Starts / 2)]! },
+      values: {
+        slowest_ms: slowest,
+        median_ms: sorted[Math.floor(Starts / 2)]!,
+        ...(cpuMedian !== null && { median_cpu_ms: cpuMedian }),
+      },
     },
   ];
 }

@@ -1,4 +1,4 @@
-import { type CreateEmailOptions, type ErrorResponse, Resend } from "resend";
+import type { CreateEmailOptions, ErrorResponse, Resend } from "resend";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { type Logger, maskEmail } from "../logger.ts";
@@ -59,9 +59,14 @@ export function createResendSender(options: ResendSenderOptions): EmailSender {
     perSecond: options.ratePerSecond ?? DefaultRatePerSecond,
     clock,
   });
-  // Passing the base URL keeps the SDK from falling back to RESEND_BASE_URL behind the back
-  // of config.ts, which already read and validated it.
-  const resend = new Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : {});
+  // Loaded with the first e-mail, like the Twilio SDK: start-up does not wait for it.
+  let client: Promise<Resend> | undefined;
+  const resend = () =>
+    (client ??= import("resend").then(
+      // Passing the base URL keeps the SDK from falling back to RESEND_BASE_URL behind the back
+      // of config.ts, which already read and validated it.
+      (sdk) => new sdk.Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    ));
   // Resend's messages sometimes quote the request; the error text goes to the log and the
   // outbox row, where neither a key nor a full address may appear.
   const scrub = (text: string, recipient: string) => {
@@ -83,7 +88,7 @@ export function createResendSender(options: ResendSenderOptions): EmailSender {
     try {
       // The same key on every attempt: Resend answers a repeat within 24 hours with the first
       // e-mail's id instead of sending it again, so a lost answer is safe to retry.
-      const { data, error, headers } = await resend.emails.send(payload, {
+      const { data, error, headers } = await (await resend()).emails.send(payload, {
         idempotencyKey,
         signal,
       });

@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
-import twilio from "twilio";
+// The webhooks module alone, not the SDK: the SDK is loaded on the first WhatsApp send.
+import { validateRequest } from "twilio/lib/webhooks/webhooks";
 import type { Clock } from "../clock.ts";
 import type { Db, Executor } from "../db/connection.ts";
 import { outboxJobs } from "../db/schema.ts";
@@ -77,7 +78,7 @@ export function createTwilioStatusService(deps: TwilioStatusDeps) {
   ): boolean {
     if (!deps.authToken || !signature) return false;
     const url = `${deps.publicBaseUrl}${TwilioStatusPath}${search}`;
-    return twilio.validateRequest(deps.authToken, signature, url, params);
+    return validateRequest(deps.authToken, signature, url, params);
   }
 
   /** Applies one authentic callback. `jobKey` is the `job` query parameter the sender added. */

@@ -1,4 +1,4 @@
-import twilio from "twilio";
+import type { Twilio } from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
 import type { Config } from "../config.ts";
 import { type Logger, maskPhone } from "../logger.ts";
@@ -36,24 +36,37 @@ const OptedOut = 21610;
 const AuthenticationFailed = 20003;
 
 /**
+ * The SDK takes longer to load than the rest of the service together (~150 ms, axios and every
+ * REST resource), so it is loaded when the first message needs it, not at start-up.
+ */
+const loadSdk = () => import("twilio").then((module) => module.default);
+
+/**
  * The SDK talks HTTP through a RequestClient; this one sends every request to another origin
  * (a fake, a proxy) with the path and query Twilio's API would have had. The SDK builds the
- * full https://api.twilio.com URL itself, so the origin is swapped at the last moment.
+ * full https://api.twilio.com URL itself, so the origin is swapped at the last moment. The
+ * SDK's own RequestClient does the HTTP, made on the first request.
  */
-export class BaseUrlRequestClient extends twilio.RequestClient {
+export class BaseUrlRequestClient {
   readonly #base: URL | null;
+  readonly #timeout: number;
+  #client: Promise<RequestClient> | undefined;
 
   constructor(baseUrl: string | undefined, options: { timeout: number }) {
-    super({ timeout: options.timeout, keepAlive: true });
     this.#base = baseUrl ? new URL(baseUrl) : null;
+    this.#timeout = options.timeout;
   }
 
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    if (!this.#base) return super.request(opts);
+  async request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    this.#client ??= loadSdk().then(
+      (twilio) => new twilio.RequestClient({ timeout: this.#timeout, keepAlive: true }),
+    );
+    const client = await this.#client;
+    if (!this.#base) return client.request(opts);
     const original = new URL(opts.uri);
     const prefix = this.#base.pathname.replace(/\/+$/, "");
     const uri = `${this.#base.origin}${prefix}${original.pathname}${original.search}`;
-    return super.request({ ...opts, uri });
+    return client.request({ ...opts, uri });
   }
 }
 
@@ -65,15 +78,22 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
 export function createTwilioSender(options: TwilioSenderOptions): WhatsAppSender {
   const { logger } = options;
   const timeout = options.timeoutMs ?? DefaultTimeoutMs;
-  const client = twilio(options.accountSid, options.authToken, {
-    httpClient: new BaseUrlRequestClient(options.apiBaseUrl, { timeout }),
-    // Empty rather than absent: absent, the SDK reads TWILIO_EDGE, TWILIO_REGION and
-    // TWILIO_LOG_LEVEL from the environment, and config.ts is the only reader of it. Debug
-    // logging would also print every request to stdout.
-    edge: "",
-    region: "",
-    logLevel: "",
-  });
+  const httpClient = new BaseUrlRequestClient(options.apiBaseUrl, { timeout });
+  // One client for every message, made when the first one goes.
+  let client: Promise<Twilio> | undefined;
+  const twilioClient = () =>
+    (client ??= loadSdk().then((twilio) =>
+      twilio(options.accountSid, options.authToken, {
+        // The SDK only ever calls request(), which this client has.
+        httpClient: httpClient as unknown as RequestClient,
+        // Empty rather than absent: absent, the SDK reads TWILIO_EDGE, TWILIO_REGION and
+        // TWILIO_LOG_LEVEL from the environment, and config.ts is the only reader of it. Debug
+        // logging would also print every request to stdout.
+        edge: "",
+        region: "",
+        logLevel: "",
+      }),
+    ));
   const from = whatsappAddress(options.from);
 
   return {
@@ -102,7 +122,7 @@ export function createTwilioSender(options: TwilioSenderOptions): WhatsAppSender
       }
 
       try {
-        const created = await client.messages.create({
+        const created = await (await twilioClient()).messages.create({
           to: whatsappAddress(to),
           from,
           ...(template

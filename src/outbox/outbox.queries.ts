@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { prepared } from "../db/prepared.ts";
 import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
@@ -93,6 +93,23 @@ export function releaseHeldJobs(db: Executor, now: number): number {
   return released.length;
 }
 
+/**
+ * Takes claimed jobs in one statement: in flight, leased, one more attempt. The caller read
+ * them first, so it knows which were already in flight when taken.
+ */
+export function takeJobs(db: Executor, ids: number[], leaseUntil: number, now: number): void {
+  if (ids.length === 0) return;
+  db.update(outboxJobs)
+    .set({
+      state: "in_flight",
+      leaseUntil,
+      attempts: sql`${outboxJobs.attempts} + 1`,
+      updatedAt: now,
+    })
+    .where(inArray(outboxJobs.id, ids))
+    .run();
+}
+
 export function findJob(db: Executor, id: number): OutboxJobRow | undefined {
   return db.select().from(outboxJobs).where(eq(outboxJobs.id, id)).get();
 }
@@ -166,4 +183,86 @@ export function outboxBacklog(db: Executor): OutboxBacklog {
     inFlight: Number(row?.inFlight ?? 0),
     oldestPendingAt: row?.oldest ?? null,
   };
+}
+
+const param = (name: string) => sql`${sql.placeholder(name)}`;
+
+/**
+ * The statements written for every delivery attempt, prepared once per database: building and
+ * preparing the SQL anew for each job cost several times what running it does. They run on the
+ * connection's current transaction, so a caller inside `db.transaction` gets them in it.
+ */
+function prepareOutcomeStatements(db: Executor) {
+  const byId = eq(outboxJobs.id, sql.placeholder("id"));
+  const byUpdate = eq(statusUpdates.id, sql.placeholder("id"));
+  // The other channel's status is read in the same statement, as it is at that moment.
+  const notified = (other: SQLWrapper) =>
+    sql`case when ${sql.placeholder("status")} = 'sent' or ${other} = 'sent' then 1 else 0 end`;
+  // A retry or a failure leaves the time of an earlier success as it was.
+  const sentAt = (column: SQLWrapper) => sql`coalesce(${sql.placeholder("sentAt")}, ${column})`;
+  return {
+    current: db
+      .select({ state: outboxJobs.state, providerMessageId: outboxJobs.providerMessageId })
+      .from(outboxJobs)
+      .where(byId)
+      .prepare(),
+    sendStarted: db
+      .update(outboxJobs)
+      .set({ sendStartedAt: param("at") })
+      .where(byId)
+      .prepare(),
+    retry: db
+      .update(outboxJobs)
+      .set({
+        state: "pending",
+        leaseUntil: null,
+        sendStartedAt: null,
+        nextAttemptAt: param("nextAttemptAt"),
+        lastError: param("lastError"),
+        updatedAt: param("updatedAt"),
+      })
+      .where(byId)
+      .prepare(),
+    finish: db
+      .update(outboxJobs)
+      .set({
+        state: param("state"),
+        leaseUntil: null,
+        lastError: param("lastError"),
+        providerMessageId: param("providerMessageId"),
+        payload: param("payload"),
+        finishedAt: param("now"),
+        updatedAt: param("now"),
+      })
+      .where(byId)
+      .prepare(),
+    notifyEmail: db
+      .update(statusUpdates)
+      .set({
+        emailNotifyStatus: param("status"),
+        emailNotifyAttempts: param("attempts"),
+        emailNotifyLastError: param("lastError"),
+        emailNotifySentAt: sentAt(statusUpdates.emailNotifySentAt),
+        notified: notified(statusUpdates.whatsappNotifyStatus),
+      })
+      .where(byUpdate)
+      .prepare(),
+    notifyWhatsapp: db
+      .update(statusUpdates)
+      .set({
+        whatsappNotifyStatus: param("status"),
+        whatsappNotifyAttempts: param("attempts"),
+        whatsappNotifyLastError: param("lastError"),
+        whatsappNotifySentAt: sentAt(statusUpdates.whatsappNotifySentAt),
+        notified: notified(statusUpdates.emailNotifyStatus),
+      })
+      .where(byUpdate)
+      .prepare(),
+  };
+}
+
+export type OutcomeStatements = ReturnType<typeof prepareOutcomeStatements>;
+
+export function outcomeStatements(db: Executor): OutcomeStatements {
+  return prepared(db, prepareOutcomeStatements);
 }

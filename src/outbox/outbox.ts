@@ -1,15 +1,14 @@
-import type { Executor } from "../db/connection.ts";
-import type { NotifyStatus, OutboxChannel } from "../db/schema.ts";
+import type { Db, Executor } from "../db/connection.ts";
+import type { NotifyStatus } from "../db/schema.ts";
 import { sortableId } from "../http/ids.ts";
 import { emitNotificationFailed } from "../webhooks/webhook-events.ts";
 import {
-  findJob,
-  findStatusUpdate,
   insertJob,
   type OutboxJobRow,
+  type OutcomeStatements,
+  outcomeStatements,
   turnWhatsAppOff,
   updateJob,
-  updateStatusUpdateFields,
 } from "./outbox.queries.ts";
 import type { DeliveryResult, EmailMessage, WebhookEvent, WhatsAppMessage } from "./types.ts";
 
@@ -85,29 +84,35 @@ type Finished = Exclude<DeliveryResult, { outcome: "retry" }>;
  * message, the channel's `*_notify_*` fields. One transaction, so the two never disagree.
  */
 export function recordOutcome(
-  db: Executor,
+  db: Db,
   job: OutboxJobRow,
   result: DeliveryResult,
   now: number,
   random = Math.random,
 ): OutboxJobRow {
-  return db.transaction((tx) => recordOutcomeIn(tx, job, result, now, random));
+  const statements = outcomeStatements(db);
+  return db.transaction((tx) => recordOutcomeIn(tx, statements, job, result, now, random));
 }
 
-function recordOutcomeIn(
-  db: Executor,
+/**
+ * recordOutcome inside a transaction the caller holds, so several outcomes can share one
+ * commit. `statements` are the database's own (outcomeStatements), run on that transaction.
+ */
+export function recordOutcomeIn(
+  tx: Executor,
+  statements: OutcomeStatements,
   job: OutboxJobRow,
   result: DeliveryResult,
   now: number,
-  random: () => number,
+  random: () => number = Math.random,
 ): OutboxJobRow {
   // A Twilio status callback can report a failure before the sender has written down that
   // Twilio accepted the message; that failure is the later news and stands.
-  const current = findJob(db, job.id);
+  const current = statements.current.get({ id: job.id });
   // Gone while it was being delivered, with its user or its webhook: nothing left to record.
   if (!current) return job;
   if (current.state === "failed" && result.outcome === "sent") {
-    return updateJob(db, job.id, {
+    return updateJob(tx, job.id, {
       providerMessageId: result.providerMessageId ?? current.providerMessageId,
       updatedAt: now,
     })!;
@@ -117,22 +122,24 @@ function recordOutcomeIn(
   if (!final) {
     const retry = result as Extract<DeliveryResult, { outcome: "retry" }>;
     const delay = Math.max(retry.retryAfterMs ?? 0, retryIn ?? 0);
-    const updated = updateJob(db, job.id, {
-      state: "pending",
+    const values = {
+      state: "pending" as const,
       leaseUntil: null,
       sendStartedAt: null,
       nextAttemptAt: now + delay,
       lastError: retry.error,
       updatedAt: now,
-    })!;
-    writeChannelFields(db, updated, "pending", retry.error, null);
+    };
+    statements.retry.run({ id: job.id, ...values });
+    const updated = { ...job, ...values };
+    writeChannelFields(statements, updated, "pending", retry.error, null);
     return updated;
   }
 
   const state = final.outcome;
   const error = final.outcome === "failed" ? final.error : null;
   const reason = final.outcome === "skipped" ? final.reason : error;
-  const updated = updateJob(db, job.id, {
+  const values = {
     state,
     leaseUntil: null,
     lastError: reason,
@@ -141,12 +148,14 @@ function recordOutcomeIn(
     payload: erased(job.payload as JobPayload),
     finishedAt: now,
     updatedAt: now,
-  })!;
+  };
+  statements.finish.run({ id: job.id, now, ...values, payload: JSON.stringify(values.payload) });
+  const updated: OutboxJobRow = { ...job, ...values };
   if (final.outcome === "failed" && final.optedOut && job.userId !== null) {
-    turnWhatsAppOff(db, job.userId, now);
+    turnWhatsAppOff(tx, job.userId, now);
   }
-  writeChannelFields(db, updated, state, reason, state === "sent" ? now : null);
-  if (state === "failed") emitNotificationFailed(db, updated, now);
+  writeChannelFields(statements, updated, state, reason, state === "sent" ? now : null);
+  if (state === "failed") emitNotificationFailed(tx, updated, now);
   return updated;
 }
 
@@ -180,43 +189,13 @@ function erased(payload: JobPayload): JobPayload {
 }
 
 function writeChannelFields(
-  db: Executor,
+  statements: OutcomeStatements,
   job: OutboxJobRow,
   status: NotifyStatus,
   lastError: string | null,
   sentAt: number | null,
 ): void {
   if (job.statusUpdateId === null) return;
-  const update = findStatusUpdate(db, job.statusUpdateId);
-  if (!update) return;
-  const fields = channelFields(job.channel, status, job.attempts, lastError, sentAt);
-  const email = job.channel === "email" ? status : update.emailNotifyStatus;
-  const whatsapp = job.channel === "whatsapp" ? status : update.whatsappNotifyStatus;
-  updateStatusUpdateFields(db, update.id, {
-    ...fields,
-    notified: email === "sent" || whatsapp === "sent" ? 1 : 0,
-  });
-}
-
-function channelFields(
-  channel: OutboxChannel,
-  status: NotifyStatus,
-  attempts: number,
-  lastError: string | null,
-  sentAt: number | null,
-) {
-  if (channel === "email") {
-    return {
-      emailNotifyStatus: status,
-      emailNotifyAttempts: attempts,
-      emailNotifyLastError: lastError,
-      ...(sentAt !== null ? { emailNotifySentAt: sentAt } : {}),
-    };
-  }
-  return {
-    whatsappNotifyStatus: status,
-    whatsappNotifyAttempts: attempts,
-    whatsappNotifyLastError: lastError,
-    ...(sentAt !== null ? { whatsappNotifySentAt: sentAt } : {}),
-  };
+  const write = job.channel === "email" ? statements.notifyEmail : statements.notifyWhatsapp;
+  write.run({ id: job.statusUpdateId, status, attempts: job.attempts, lastError, sentAt });
 }

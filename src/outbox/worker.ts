@@ -2,8 +2,9 @@ import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
-import { claimableJobIds, jobsByIds, type OutboxJobRow, updateJob } from "./outbox.queries.ts";
-import { type JobPayload, recordOutcome } from "./outbox.ts";
+import { createGroupedOutcomes } from "./grouped-outcomes.ts";
+import { claimableJobIds, jobsByIds, type OutboxJobRow, takeJobs } from "./outbox.queries.ts";
+import type { JobPayload } from "./outbox.ts";
 import type { DeliveryResult, EmailSender, WebhookSender, WhatsAppSender } from "./types.ts";
 
 export interface OutboxWorkerOptions {
@@ -17,6 +18,8 @@ export interface OutboxWorkerOptions {
   leaseMs?: number;
   /** Jobs taken per run; small, so a lease comfortably outlives the slowest batch. */
   batchSize?: number;
+  /** How long a finished job's outcome may wait to share a commit with others. */
+  commitWindowMs?: number;
 }
 
 export interface RunSummary {
@@ -42,26 +45,46 @@ export interface OutboxWorker {
 export const UnknownWhatsAppOutcome =
   "outcome unknown: the service stopped while sending; not sent again so it cannot arrive twice";
 
+interface Claimed {
+  job: OutboxJobRow;
+  interrupted: boolean;
+}
+
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
   const batchSize = options.batchSize ?? 20;
+  const outcomes = createGroupedOutcomes({
+    db,
+    clock,
+    windowMs: options.commitWindowMs ?? 20,
+  });
   let running = false;
 
-  function claim(): { job: OutboxJobRow; interrupted: boolean }[] {
+  function claim(): Claimed[] {
     const now = clock.now();
+    const leaseUntil = now + leaseMs;
     return db.transaction((tx) => {
-      const ids = claimableJobIds(tx, now, batchSize);
-      return jobsByIds(tx, ids).map((job) => {
-        const taken = updateJob(tx, job.id, {
-          state: "in_flight",
-          leaseUntil: now + leaseMs,
-          attempts: job.attempts + 1,
-          updatedAt: now,
-        })!;
-        // Only a job whose request had started may have reached the provider before a crash.
-        return { job: taken, interrupted: job.state === "in_flight" && job.sendStartedAt !== null };
-      });
+      const found = jobsByIds(tx, claimableJobIds(tx, now, batchSize));
+      takeJobs(
+        tx,
+        found.map((job) => job.id),
+        leaseUntil,
+        now,
+      );
+      return found
+        .sort((a, b) => a.id - b.id)
+        .map((job) => ({
+          job: {
+            ...job,
+            state: "in_flight",
+            leaseUntil,
+            attempts: job.attempts + 1,
+            updatedAt: now,
+          },
+          // Only a job whose request had started may have reached the provider before a crash.
+          interrupted: job.state === "in_flight" && job.sendStartedAt !== null,
+        }));
     });
   }
 
@@ -83,38 +106,57 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       });
     }
     if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
-    updateJob(db, job.id, { sendStartedAt: clock.now() });
+    // Durable before the request leaves; the outcomes finished so far share this commit.
+    outcomes.markSendStarted(job.id);
     return options.whatsapp.send(payload.message, job.idempotencyKey);
   }
 
   async function deliverChannel(
-    claimed: { job: OutboxJobRow; interrupted: boolean }[],
+    claimed: Claimed[],
     channel: OutboxChannel,
     summary: RunSummary,
   ): Promise<void> {
-    for (const { job, interrupted } of claimed) {
-      if (job.channel !== channel) continue;
-      let result: DeliveryResult;
-      try {
-        result = await deliver(job, interrupted);
-      } catch (error) {
-        // A sender that throws has told us nothing final: treat it as a passing failure.
-        result = { outcome: "retry", error: error instanceof Error ? error.message : "error" };
+    const written: Promise<void>[] = [];
+    let writeFailure: { error: unknown } | null = null;
+    try {
+      for (const { job, interrupted } of claimed) {
+        if (job.channel !== channel) continue;
+        let result: DeliveryResult;
+        try {
+          result = await deliver(job, interrupted);
+        } catch (error) {
+          // A sender that throws has told us nothing final: treat it as a passing failure.
+          result = { outcome: "retry", error: error instanceof Error ? error.message : "error" };
+        }
+        const outcome = result.outcome;
+        written.push(
+          outcomes.record(job, result).then(
+            (finished) => {
+              count(summary, finished.state === "pending" ? "retry" : outcome);
+              logger.info(
+                {
+                  job_id: job.id,
+                  channel,
+                  purpose: job.purpose,
+                  attempt: job.attempts,
+                  outcome: finished.state,
+                  error: finished.lastError ?? undefined,
+                },
+                "outbox delivery",
+              );
+            },
+            // Kept for the end of the run, so the jobs after it still go out meanwhile.
+            (error: unknown) => {
+              writeFailure ??= { error };
+            },
+          ),
+        );
       }
-      const finished = recordOutcome(db, job, result, clock.now());
-      count(summary, finished.state === "pending" ? "retry" : result.outcome);
-      logger.info(
-        {
-          job_id: job.id,
-          channel,
-          purpose: job.purpose,
-          attempt: job.attempts,
-          outcome: finished.state,
-          error: finished.lastError ?? undefined,
-        },
-        "outbox delivery",
-      );
+    } finally {
+      outcomes.flush();
     }
+    await Promise.all(written);
+    if (writeFailure) throw (writeFailure as { error: unknown }).error;
   }
 
   return {

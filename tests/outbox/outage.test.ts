@@ -1,49 +1,27 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createLogger, memoryDestination } from "../../src/logger.ts";
-import { createResendSender } from "../../src/notifications/email-sender.ts";
-import { createTwilioSender } from "../../src/notifications/whatsapp-sender.ts";
-import { type ResendFake, startResendFake } from "../fakes/resend-fake.ts";
-import { startTwilioFake, type TwilioFake } from "../fakes/twilio-fake.ts";
+import type { ResendFake } from "../fakes/resend-fake.ts";
+import type { TwilioFake } from "../fakes/twilio-fake.ts";
 import { type TestApp, testApp } from "../helpers/app.ts";
+import { type FakeProviders, startFakeProviders } from "../helpers/providers.ts";
 
+let providers: FakeProviders;
 let resend: ResendFake;
 let twilio: TwilioFake;
 let t: TestApp;
-const AccountSid = `AC${"ab".repeat(16)}`;
 
 const Minute = 60_000;
 const Hour = 60 * Minute;
 
 beforeEach(() => {
-  resend = startResendFake({ apiKey: "re_test_key" });
-  twilio = startTwilioFake({ accountSid: AccountSid, authToken: "tw-token" });
-  const logger = createLogger({
-    level: "silent",
-    format: "json",
-    destination: memoryDestination().stream,
-  });
-  const email = createResendSender({
-    apiKey: "re_test_key",
-    baseUrl: resend.url,
-    from: "Acme <cases@acme.example>",
-    ratePerSecond: 1000,
-    logger,
-  });
-  const whatsapp = createTwilioSender({
-    accountSid: AccountSid,
-    authToken: "tw-token",
-    from: "+14155238886",
-    contentSids: {},
-    apiBaseUrl: twilio.url,
-    logger,
-  });
+  providers = startFakeProviders();
+  ({ resend, twilio } = providers);
+  const { email, whatsapp } = providers;
   // With an interval of 30 minutes the simulator moves a case about once an hour.
   t = testApp({ email, whatsapp, env: { CHECK_INTERVAL_MINUTES: "30" } });
 });
 
 afterEach(async () => {
-  await resend.stop();
-  await twilio.stop();
+  await providers.stop();
 });
 
 /** Runs the checker and the outbox every simulated five minutes for `hours`. */

@@ -1,34 +1,23 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createLogger, memoryDestination } from "../../src/logger.ts";
-import { createResendSender } from "../../src/notifications/email-sender.ts";
 import { GiveUpAfterMs } from "../../src/outbox/outbox.ts";
-import { type ResendFake, startResendFake } from "../fakes/resend-fake.ts";
+import type { ResendFake } from "../fakes/resend-fake.ts";
 import { type Credentials, type TestApp, testApp } from "../helpers/app.ts";
+import { type FakeProviders, startFakeProviders } from "../helpers/providers.ts";
 
+let providers: FakeProviders;
 let resend: ResendFake;
 let t: TestApp;
 let acme: Credentials;
 
 beforeEach(() => {
-  resend = startResendFake({ apiKey: "re_test_key" });
-  const logger = createLogger({
-    level: "silent",
-    format: "json",
-    destination: memoryDestination().stream,
-  });
-  const email = createResendSender({
-    apiKey: "re_test_key",
-    baseUrl: resend.url,
-    from: "Acme <cases@acme.example>",
-    ratePerSecond: 1000,
-    logger,
-  });
-  t = testApp({ email });
+  providers = startFakeProviders();
+  resend = providers.resend;
+  t = testApp({ email: providers.email });
   acme = t.createPartner();
 });
 
 afterEach(async () => {
-  await resend.stop();
+  await providers.stop();
 });
 
 const jobs = () => t.database.sqlite.query("SELECT * FROM outbox_jobs ORDER BY id").all() as any[];

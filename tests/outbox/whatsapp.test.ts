@@ -1,48 +1,26 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { createLogger, memoryDestination } from "../../src/logger.ts";
-import { createResendSender } from "../../src/notifications/email-sender.ts";
-import { createTwilioSender } from "../../src/notifications/whatsapp-sender.ts";
-import { type ResendFake, startResendFake } from "../fakes/resend-fake.ts";
-import { startTwilioFake, type TwilioFake } from "../fakes/twilio-fake.ts";
+import type { TwilioFake } from "../fakes/twilio-fake.ts";
 import { type Credentials, type TestApp, testApp } from "../helpers/app.ts";
+import { type FakeProviders, startFakeProviders } from "../helpers/providers.ts";
 
-const AccountSid = `AC${"cd".repeat(16)}`;
-let resend: ResendFake;
+let providers: FakeProviders;
 let twilio: TwilioFake;
 let t: TestApp;
 let acme: Credentials;
 
 beforeEach(() => {
-  resend = startResendFake({ apiKey: "re_test_key" });
-  twilio = startTwilioFake({ accountSid: AccountSid, authToken: "tw-token" });
-  const logger = createLogger({
-    level: "silent",
-    format: "json",
-    destination: memoryDestination().stream,
+  providers = startFakeProviders({
+    accountSid: `AC${"cd".repeat(16)}`,
+    emailFrom: "a@acme.example",
+    contentSids: { pt: `HX${"12".repeat(16)}` },
   });
-  t = testApp({
-    email: createResendSender({
-      apiKey: "re_test_key",
-      baseUrl: resend.url,
-      from: "a@acme.example",
-      ratePerSecond: 1000,
-      logger,
-    }),
-    whatsapp: createTwilioSender({
-      accountSid: AccountSid,
-      authToken: "tw-token",
-      from: "+14155238886",
-      contentSids: { pt: `HX${"12".repeat(16)}` },
-      apiBaseUrl: twilio.url,
-      logger,
-    }),
-  });
+  twilio = providers.twilio;
+  t = testApp({ email: providers.email, whatsapp: providers.whatsapp });
   acme = t.createPartner();
 });
 
 afterEach(async () => {
-  await resend.stop();
-  await twilio.stop();
+  await providers.stop();
 });
 
 async function watchedCase(language: "en" | "pt") {
