@@ -105,6 +105,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     // Our body reader stops at 64 KiB and answers the 413 envelope; a lower limit here would
     // make Bun refuse first with a bare 413. This is only the outer bound for a body never read.
     maxRequestBodySize: 16 * 1024 * 1024,
+    // Elysia asks Bun for SO_REUSEPORT, which lets a second instance bind the same port and
+    // quietly take half the traffic; a port in use must stop start-up instead.
+    reusePort: false,
   });
   logger.info(
     {

@@ -226,6 +226,17 @@ describe("the compiled executable", () => {
     expect(serveHelp.stdout).toContain("Usage: immigraflow serve");
   });
 
+  test("a second instance on a port already taken stops instead of sharing it", async () => {
+    const first = await launch({ DATABASE_PATH: dataPath("port-first") });
+    const second = await runBinary(binary, ["serve"], {
+      env: { DATABASE_PATH: dataPath("port-second"), PORT: String(first.port) },
+    });
+    expect(second.code).not.toBe(0);
+    expect(`${second.stdout}${second.stderr}`).toMatch(/EADDRINUSE|in use/i);
+    const health = await fetch(`${first.url}/health`);
+    expect(health.status).toBe(200);
+  });
+
   test("ignores a .env file in the folder it is started from", async () => {
     const folder = join(work, "with-dotenv");
     mkdirSync(folder);
