@@ -5,6 +5,7 @@ import { type CheckerOptions, createChecker } from "../checker/checker.ts";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
+import { acquireInstanceLock } from "../db/instance-lock.ts";
 import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { createEmailSender } from "../notifications/email-sender.ts";
@@ -44,6 +45,7 @@ export function createServiceChecker(
 
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const clock = systemClock;
+  const instance = acquireInstanceLock(config.databasePath);
   const database = openDatabase(config.databasePath);
   const applied = migrate(database);
   const { source, quota } = createSource(config, { db: database.db, clock, logger });
@@ -141,6 +143,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       Bun.sleep(Math.max(0, deadline - Date.now())),
     ]);
     database.close();
+    instance.release();
     logger.info({ signal }, "stopped");
     logger.flush();
     process.exit(0);

@@ -237,6 +237,26 @@ describe("the compiled executable", () => {
     expect(health.status).toBe(200);
   });
 
+  test("one serve per database: a second is refused, a restart after SIGKILL is not", async () => {
+    const databasePath = dataPath("one-instance");
+    const first = await launch({ DATABASE_PATH: databasePath });
+    const second = await runBinary(binary, ["serve"], {
+      env: { DATABASE_PATH: databasePath, PORT: "0" },
+    });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`another ImmigraFlow process is serving ${databasePath}`);
+    // The CLI's other commands still run beside the server.
+    const list = await runBinary(binary, ["partner", "list", "--json"], {
+      env: { DATABASE_PATH: databasePath },
+    });
+    expect(list.code, list.stderr).toBe(0);
+
+    first.process.child.kill("SIGKILL");
+    await first.process.exited;
+    const restarted = await launch({ DATABASE_PATH: databasePath });
+    expect((await fetch(`${restarted.url}/health`)).status).toBe(200);
+  });
+
   test("ignores a .env file in the folder it is started from", async () => {
     const folder = join(work, "with-dotenv");
     mkdirSync(folder);
