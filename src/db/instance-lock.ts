@@ -1,4 +1,6 @@
 import { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 
 /** Thrown when another `serve` already holds the database. */
 export class DatabaseInUseError extends Error {
@@ -23,7 +25,7 @@ export interface InstanceLock {
  */
 export function acquireInstanceLock(databasePath: string): InstanceLock {
   if (databasePath === ":memory:") return { release() {} };
-  const lock = new Database(`${databasePath}.lock`, { create: true });
+  const lock = new Database(`${canonicalPath(databasePath)}.lock`, { create: true });
   try {
     lock.run("PRAGMA busy_timeout = 0");
     lock.run("PRAGMA locking_mode = EXCLUSIVE");
@@ -42,4 +44,15 @@ export function acquireInstanceLock(databasePath: string): InstanceLock {
     throw error;
   }
   return { release: () => lock.close() };
+}
+
+/**
+ * The database file's one true name, so a symlink or a second spelling of the path meets the
+ * same lock. The folder is created here, as openDatabase would create it.
+ */
+function canonicalPath(databasePath: string): string {
+  if (existsSync(databasePath)) return realpathSync(databasePath);
+  const folder = dirname(databasePath);
+  mkdirSync(folder, { recursive: true });
+  return join(realpathSync(folder), basename(databasePath));
 }

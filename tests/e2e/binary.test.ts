@@ -4,7 +4,7 @@
  * and driven over HTTP with partner credentials made by its own CLI.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Version } from "../../src/version.ts";
@@ -226,6 +226,12 @@ describe("the compiled executable", () => {
     expect(serveHelp.stdout).toContain("Usage: immigraflow serve");
   });
 
+  test("serve creates the database's folder on a first start", async () => {
+    const databasePath = join(work, "not-yet", "deeper", "immigraflow.db");
+    const server = await launch({ DATABASE_PATH: databasePath });
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
   test("a second instance on a port already taken stops instead of sharing it", async () => {
     const first = await launch({ DATABASE_PATH: dataPath("port-first") });
     const second = await runBinary(binary, ["serve"], {
@@ -250,6 +256,13 @@ describe("the compiled executable", () => {
       env: { DATABASE_PATH: databasePath },
     });
     expect(list.code, list.stderr).toBe(0);
+
+    // Another name for the same file meets the same lock.
+    const alias = join(work, "one-instance-alias.db");
+    symlinkSync(databasePath, alias);
+    const aliased = await runBinary(binary, ["serve"], { env: { DATABASE_PATH: alias } });
+    expect(aliased.code).toBe(1);
+    expect(aliased.stderr).toContain("another ImmigraFlow process is serving");
 
     first.process.child.kill("SIGKILL");
     await first.process.exited;
