@@ -3,11 +3,21 @@ import type { ErrorDetail } from "./errors.ts";
 import { IdPattern } from "./ids.ts";
 import { LimitPattern } from "./pagination.ts";
 
+interface IssueSchema {
+  type?: string;
+  const?: unknown;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  anyOf?: IssueSchema[];
+}
+
 interface TypeBoxIssue {
   path: string;
   message: string;
   type?: number;
-  schema?: { type?: string; pattern?: string; minLength?: number; maxLength?: number };
+  value?: unknown;
+  schema?: IssueSchema;
 }
 
 /** Turns the framework's validation failure into API.md's details: one entry per field. */
@@ -17,16 +27,47 @@ export function validationDetails(
 ): { message: string; details: ErrorDetail[] } {
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
-  for (const issue of issues) {
+  for (const raw of issues) {
+    const issue = withinUnion(raw);
     const field = issue.path.replace(/^\//, "").replaceAll("/", ".") || on;
     if (seen.has(field)) continue;
     seen.add(field);
     details.push({ field, issue: issueWord(issue) });
   }
-  const first = issues[0];
+  const first = issues[0] && withinUnion(issues[0]);
   const firstField = details[0]?.field ?? on;
   const message = first ? `${firstField}: ${describe(first)}` : `the request ${on} is not valid`;
   return { message, details };
+}
+
+/**
+ * TypeBox reports a union as a whole ("expected union value"). A choice of literals is told as
+ * its list; a nullable text (`string | null`) is told by the string's own limit it broke.
+ */
+function withinUnion(issue: TypeBoxIssue): TypeBoxIssue {
+  const members = issue.type === ValueErrorType.Union ? issue.schema?.anyOf : undefined;
+  if (!members) return issue;
+  if (members.every((member) => typeof member.const === "string")) {
+    const choices = members.map((member) => member.const).join(", ");
+    return { ...issue, type: undefined, message: `must be one of ${choices}` };
+  }
+  const text = members.find((member) => member.type === "string");
+  const value = issue.value;
+  if (!text || typeof value !== "string") return issue;
+  // Counted as TypeBox counts, in UTF-16 units.
+  const length = value.length;
+  if (text.maxLength !== undefined && length > text.maxLength) {
+    const message = `must be at most ${text.maxLength} characters`;
+    return { ...issue, type: ValueErrorType.StringMaxLength, message, schema: text };
+  }
+  if (text.minLength !== undefined && length < text.minLength) {
+    const message = `must be at least ${text.minLength} characters`;
+    return { ...issue, type: ValueErrorType.StringMinLength, message, schema: text };
+  }
+  if (text.pattern !== undefined && !new RegExp(text.pattern).test(value)) {
+    return { ...issue, type: ValueErrorType.StringPattern, message: "", schema: text };
+  }
+  return issue;
 }
 
 function issueWord(issue: TypeBoxIssue): string {

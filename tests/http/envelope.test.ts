@@ -38,6 +38,32 @@ describe("bad input answers the envelope and changes nothing", () => {
     expect(countRows(t, "users")).toBe(0);
   });
 
+  test("a value outside a choice or a limit says what is allowed", async () => {
+    const create = (body: Record<string, unknown>) =>
+      t.call("POST", "/v1/users", { as: acme, body: { email: "ana@example.com", ...body } });
+    const language = await create({ preferred_language: "fr" });
+    expect(language.status).toBe(400);
+    expect(language.json.error.message).toBe("preferred_language: must be one of en, es, pt");
+    expect(language.json.error.details).toEqual([
+      { field: "preferred_language", issue: "invalid" },
+    ]);
+
+    const longName = await create({ name: "x".repeat(60_000) });
+    expect(longName.status).toBe(400);
+    expect(longName.json.error.message).toMatch(/^name: must be at most \d+ characters$/);
+    expect(longName.json.error.details).toEqual([{ field: "name", issue: "length" }]);
+
+    const phone = await create({ phone: "+1 415 555 0123" });
+    expect(phone.status).toBe(400);
+    expect(phone.json.error.message).toBe("phone: has the wrong format");
+    expect(phone.json.error.details).toEqual([{ field: "phone", issue: "format" }]);
+
+    const filter = await t.call("GET", "/v1/users?status=bogus", { as: acme });
+    expect(filter.status).toBe(400);
+    expect(filter.json.error.message).toMatch(/^status: must be one of /);
+    expect(countRows(t, "users")).toBe(0);
+  });
+
   test("a body that is not JSON is 415", async () => {
     const res = await t.call("POST", "/v1/users", {
       as: acme,
