@@ -1,6 +1,6 @@
 import { t } from "elysia";
 import { IdParam } from "../http/ids.ts";
-import { integer, oneOf } from "../http/schema.ts";
+import { integer, oneOf, plainText } from "../http/schema.ts";
 import { User } from "../users/users.schemas.ts";
 
 const Timestamp = t.String({ examples: ["2026-05-04T13:02:11.000Z"] });
@@ -78,14 +78,14 @@ export const CaseCreateRequest = t.Object(
   {
     // Any string: the service normalises it and answers invalid_receipt_number itself.
     receipt_number: t.String({ maxLength: 100, examples: ["EAC-15-123-45678"] }),
-    description: t.Optional(t.Nullable(t.String({ maxLength: 200 }))),
+    description: t.Optional(t.Nullable(plainText({ maxLength: 200 }))),
   },
   { additionalProperties: false },
 );
 
 export const CaseUpdateRequest = t.Object(
   {
-    description: t.Optional(t.Nullable(t.String({ maxLength: 200 }))),
+    description: t.Optional(t.Nullable(plainText({ maxLength: 200 }))),
     active: t.Optional(t.Boolean()),
   },
   { additionalProperties: false },

@@ -3,6 +3,7 @@ import {
   type TInteger,
   type TLiteral,
   type TSchema,
+  type TString,
   type TUnion,
   Type,
 } from "@sinclair/typebox";
@@ -18,6 +19,18 @@ type Literals<V extends readonly string[]> = Extract<
  */
 export function oneOf<const V extends readonly string[]>(values: V): TUnion<Literals<V>> {
   return Type.Union(values.map((value) => Type.Literal(value))) as TUnion<Literals<V>>;
+}
+
+/**
+ * No C0 controls, DEL or bidirectional overrides: names and descriptions end up in e-mails,
+ * WhatsApp messages and the back office, where a NUL or a right-to-left override would hide
+ * or reorder what people read.
+ */
+export const PlainTextPattern = "^[^\\u0000-\\u001F\\u007F\\u202A-\\u202E\\u2066-\\u2069]*$";
+
+/** Free text of one line, as a person would type it. */
+export function plainText(options: { minLength?: number; maxLength: number }): TString {
+  return Type.String({ ...options, pattern: PlainTextPattern });
 }
 
 /**

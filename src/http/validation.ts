@@ -2,6 +2,7 @@ import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { ErrorDetail } from "./errors.ts";
 import { IdPattern } from "./ids.ts";
 import { LimitPattern } from "./pagination.ts";
+import { PlainTextPattern } from "./schema.ts";
 
 interface IssueSchema {
   type?: string;
@@ -92,6 +93,9 @@ function describe(issue: TypeBoxIssue): string {
   if (issue.type === ValueErrorType.ObjectRequiredProperty) return "is required";
   if (issue.schema?.pattern === IdPattern) return "must be a positive integer";
   if (issue.schema?.pattern === LimitPattern) return "must be a whole number from 1 to 200";
-  if (issue.type === ValueErrorType.StringPattern) return "has the wrong format";
+  if (issue.type === ValueErrorType.StringPattern) {
+    if (issue.schema?.pattern === PlainTextPattern) return "must not contain control characters";
+    return "has the wrong format";
+  }
   return issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
 }

@@ -1,6 +1,6 @@
 import { t } from "elysia";
 import { IdParam } from "../http/ids.ts";
-import { integer, oneOf } from "../http/schema.ts";
+import { integer, oneOf, plainText } from "../http/schema.ts";
 
 /**
  * An address mail servers accept: a dot-atom local part (no leading, trailing or double dot, no
@@ -19,7 +19,7 @@ export const Email = t.String({
 });
 const Phone = t.String({ pattern: E164Pattern, examples: ["+5511999990000"] });
 const Language = oneOf(["en", "es", "pt"]);
-const Name = t.String({ minLength: 1, maxLength: 200 });
+const Name = plainText({ minLength: 1, maxLength: 200 });
 
 export const User = t.Object(
   {

@@ -1,7 +1,7 @@
 import { t } from "elysia";
 import { EventTypes } from "../events/events.ts";
 import { IdParam } from "../http/ids.ts";
-import { oneOf } from "../http/schema.ts";
+import { oneOf, plainText } from "../http/schema.ts";
 import { MaxUrlLength } from "./ssrf-guard.ts";
 
 const Timestamp = t.String({ examples: ["2026-05-04T13:02:11.000Z"] });
@@ -14,7 +14,7 @@ const Url = t.String({
   examples: ["https://hooks.partner.example/immigraflow"],
 });
 const Events = t.Array(EventName, { minItems: 1, maxItems: EventTypes.length + 1 });
-const Description = t.String({ maxLength: 200 });
+const Description = plainText({ maxLength: 200 });
 
 const WebhookFields = {
   id: t.Integer(),

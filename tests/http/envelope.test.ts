@@ -58,6 +58,12 @@ describe("bad input answers the envelope and changes nothing", () => {
     expect(phone.json.error.message).toBe("phone: has the wrong format");
     expect(phone.json.error.details).toEqual([{ field: "phone", issue: "format" }]);
 
+    for (const name of ["nul\u0000here", "\u202e evil", "tab\tname"]) {
+      const hidden = await create({ name });
+      expect(hidden.status).toBe(400);
+      expect(hidden.json.error.message).toBe("name: must not contain control characters");
+    }
+
     const filter = await t.call("GET", "/v1/users?status=bogus", { as: acme });
     expect(filter.status).toBe(400);
     expect(filter.json.error.message).toMatch(/^status: must be one of /);
