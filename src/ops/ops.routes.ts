@@ -37,7 +37,17 @@ export function opsRoutes(deps: OpsDeps) {
         set.status = report.database.ok ? 200 : 503;
         return report;
       },
-      { detail: { summary: "Whether the service can serve, and what is degraded" } },
+      {
+        detail: {
+          summary: "Whether the service can serve, and what is degraded",
+          responses: {
+            "200": { description: "Serving: `status` is `ok` or `degraded`, with the reasons" },
+            "503": {
+              description: "The database cannot be read: the same report, `database.ok: false`",
+            },
+          },
+        },
+      },
     )
     .get(
       "/metrics",

@@ -171,6 +171,11 @@ describe("the OpenAPI document", () => {
     });
   });
 
+  test("/health documents its 503", async () => {
+    const responses = (await openApiDocument()).paths["/health"].get.responses;
+    expect(Object.keys(responses).sort()).toEqual(["200", "500", "503"]);
+  });
+
   test("is the same document on every request", async () => {
     const t = testApp();
     const first = await t.call("GET", "/docs/json");
