@@ -3,9 +3,21 @@ import type { Db } from "../db/connection.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { createGroupedOutcomes } from "./grouped-outcomes.ts";
-import { claimableJobIds, jobsByIds, type OutboxJobRow, takeJobs } from "./outbox.queries.ts";
-import type { JobPayload } from "./outbox.ts";
-import type { DeliveryResult, EmailSender, WebhookSender, WhatsAppSender } from "./types.ts";
+import {
+  claimableJobIds,
+  jobsByIds,
+  type OutboxJobRow,
+  providerMessagesTaken,
+  takeJobs,
+} from "./outbox.queries.ts";
+import { GiveUpAfterMs, type JobPayload } from "./outbox.ts";
+import type {
+  DeliveryResult,
+  EmailSender,
+  WebhookSender,
+  WhatsAppMessage,
+  WhatsAppSender,
+} from "./types.ts";
 
 export interface OutboxWorkerOptions {
   db: Db;
@@ -20,6 +32,11 @@ export interface OutboxWorkerOptions {
   batchSize?: number;
   /** How long a finished job's outcome may wait to share a commit with others. */
   commitWindowMs?: number;
+  /**
+   * How long after an interrupted WhatsApp request started it can no longer reach Twilio: only
+   * then does finding no message mean it never arrived. The lease plus a minute by default.
+   */
+  reconcileAfterMs?: number;
 }
 
 export interface RunSummary {
@@ -38,12 +55,18 @@ export interface OutboxWorker {
 
 /**
  * WhatsApp has no idempotency key: a job whose request had started when the process stopped
- * may have reached Twilio. It is closed rather than sent again, because a
- * message twice is worse than the rare message lost in that instant; a later status callback
- * from Twilio can still confirm that it was delivered.
+ * may have reached Twilio, so it is looked for there before anything else (see reconcile).
+ * Only a job Twilio could not be asked about for GiveUpAfterMs is closed with this reason,
+ * rather than risk a message twice; a later status callback can still confirm it delivered.
  */
 export const UnknownWhatsAppOutcome =
   "outcome unknown: the service stopped while sending; not sent again so it cannot arrive twice";
+
+/**
+ * How far our clock and Twilio's may disagree. The window it widens may take in a message sent
+ * just before this one to the same user: that one's SID is on its own job, which rules it out.
+ */
+const ClockSkewMs = 60_000;
 
 interface Claimed {
   job: OutboxJobRow;
@@ -54,6 +77,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
   const batchSize = options.batchSize ?? 20;
+  const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
   const outcomes = createGroupedOutcomes({
     db,
     clock,
@@ -82,8 +106,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
             attempts: job.attempts + 1,
             updatedAt: now,
           },
-          // Only a job whose request had started may have reached the provider before a crash.
-          interrupted: job.state === "in_flight" && job.sendStartedAt !== null,
+          // Only a job whose request had started may have reached the provider before a crash;
+          // a retry clears the start unless the job is still being looked for (reconcile).
+          interrupted: job.sendStartedAt !== null,
         }));
     });
   }
@@ -105,10 +130,66 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         event: payload.event,
       });
     }
-    if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
+    if (interrupted) {
+      const found = await reconcile(job, payload.message);
+      if (found) return found;
+    }
     // Durable before the request leaves; the outcomes finished so far share this commit.
     outcomes.markSendStarted(job.id);
     return options.whatsapp.send(payload.message, job.idempotencyKey);
+  }
+
+  /**
+   * A WhatsApp job whose request had started when the process stopped: Twilio is asked for a
+   * message to the user created since that start. Found, the job is sent with that message's
+   * SID (status callbacks find it by it). Not found once the request can no longer land, it
+   * is safe to send: null, and the caller sends as usual. Anything short of that certainty
+   * (a failed look-up, or too soon to tell) is retried with the start kept, so the next claim
+   * looks again rather than sends.
+   */
+  async function reconcile(job: OutboxJobRow, message: WhatsAppMessage) {
+    const startedAt = job.sendStartedAt!;
+    // Taken before the look-up: Twilio answers as of a moment later still.
+    const now = clock.now();
+    const settled = now >= startedAt + reconcileAfterMs;
+    const lookup = await options.whatsapp.findSent(message, {
+      from: startedAt - ClockSkewMs,
+      until: startedAt + reconcileAfterMs + ClockSkewMs,
+    });
+    let result: DeliveryResult | null;
+    if (lookup.outcome === "listed") {
+      const taken = providerMessagesTaken(db, "whatsapp", lookup.sids, job.id);
+      const sid = lookup.sids.find((candidate) => !taken.has(candidate));
+      result = sid
+        ? { outcome: "sent", providerMessageId: sid }
+        : settled
+          ? null
+          : {
+              outcome: "retry",
+              error: "interrupted send not at Twilio yet; looking again once it cannot arrive",
+              retryAfterMs: startedAt + reconcileAfterMs - now,
+              sendStartedAt: startedAt,
+            };
+    } else {
+      result = {
+        outcome: "retry",
+        error: `looking for an interrupted send: ${lookup.error}`,
+        sendStartedAt: startedAt,
+      };
+    }
+    if (result?.outcome === "retry" && now - job.createdAt >= GiveUpAfterMs) {
+      result = { outcome: "failed", error: UnknownWhatsAppOutcome };
+    }
+    logger.info(
+      {
+        job_id: job.id,
+        channel: "whatsapp",
+        reconciled: result === null ? "sending_again" : result.outcome,
+        provider_message_id: result?.outcome === "sent" ? result.providerMessageId : undefined,
+      },
+      "whatsapp send reconciled",
+    );
+    return result;
   }
 
   async function deliverChannel(
