@@ -37,6 +37,8 @@ export interface OutboxWorkerOptions {
    * then does finding no message mean it never arrived. The lease plus a minute by default.
    */
   reconcileAfterMs?: number;
+  /** WhatsApp requests in flight at once, their starts committed together. */
+  whatsappConcurrency?: number;
 }
 
 export interface RunSummary {
@@ -78,6 +80,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const leaseMs = options.leaseMs ?? 120_000;
   const batchSize = options.batchSize ?? 20;
   const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
+  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 4);
   const outcomes = createGroupedOutcomes({
     db,
     clock,
@@ -113,12 +116,13 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     });
   }
 
-  async function deliver(job: OutboxJobRow, interrupted: boolean): Promise<DeliveryResult> {
+  /** E-mail and webhooks: their providers drop a repeat, so a job is simply sent. */
+  async function deliver(job: OutboxJobRow): Promise<DeliveryResult> {
     const payload = job.payload as JobPayload;
     if (payload.channel === "email") {
       return options.email.send(payload.message, job.idempotencyKey, payload.redact);
     }
-    if (payload.channel === "webhook") {
+    if (payload.channel !== "whatsapp") {
       if (!options.webhooks || job.webhookId === null) {
         return { outcome: "retry", error: "no webhook sender in this process" };
       }
@@ -130,13 +134,67 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         event: payload.event,
       });
     }
-    if (interrupted) {
-      const found = await reconcile(job, payload.message);
-      if (found) return found;
+    return { outcome: "retry", error: "a WhatsApp job is not this sender's" };
+  }
+
+  /**
+   * WhatsApp, which has no idempotency key: a few requests at a time, each group's starts
+   * committed before its requests leave (with the outcomes finished so far), so that a crash
+   * leaves every request that may have reached Twilio marked, to be looked for (reconcile).
+   * A user's jobs never share a group, or a claim: an earlier one is finished first. Nor do
+   * two jobs to one number, so the look-up of one cannot find the other's message.
+   */
+  async function deliverWhatsApp(
+    claimed: Claimed[],
+    finish: (job: OutboxJobRow, result: DeliveryResult) => void,
+  ): Promise<void> {
+    for (const group of groups(claimed)) {
+      const ready = (
+        await Promise.all(
+          group.map(async ({ job, interrupted }) => {
+            if (!interrupted) return job;
+            const found = await attempt(job.sendStartedAt, () => reconcile(job, message(job)));
+            if (found) finish(job, found);
+            return found ? null : job;
+          }),
+        )
+      ).filter((job) => job !== null);
+      if (ready.length === 0) continue;
+      let startedAt: number;
+      try {
+        startedAt = outcomes.markSendStarted(ready.map((job) => job.id));
+      } catch (error) {
+        // Nothing left: each job keeps the start it had, if it had one.
+        for (const job of ready) finish(job, thrown(error, job.sendStartedAt));
+        continue;
+      }
+      await Promise.all(
+        ready.map(async (job) => {
+          const sent = await attempt(startedAt, () =>
+            options.whatsapp.send(message(job), job.idempotencyKey),
+          );
+          finish(job, sent);
+        }),
+      );
     }
-    // Durable before the request leaves; the outcomes finished so far share this commit.
-    outcomes.markSendStarted(job.id);
-    return options.whatsapp.send(payload.message, job.idempotencyKey);
+  }
+
+  function groups(claimed: Claimed[]): Claimed[][] {
+    const all: Claimed[][] = [];
+    let current: Claimed[] = [];
+    const numbers = new Set<string>();
+    for (const entry of claimed) {
+      const to = message(entry.job).to;
+      if (current.length === whatsappConcurrency || numbers.has(to)) {
+        all.push(current);
+        current = [];
+        numbers.clear();
+      }
+      current.push(entry);
+      numbers.add(to);
+    }
+    if (current.length > 0) all.push(current);
+    return all;
   }
 
   /**
@@ -199,40 +257,35 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   ): Promise<void> {
     const written: Promise<void>[] = [];
     let writeFailure: { error: unknown } | null = null;
+    const finish = (job: OutboxJobRow, result: DeliveryResult) => {
+      const outcome = result.outcome;
+      written.push(
+        outcomes.record(job, result).then(
+          (finished) => {
+            count(summary, finished.state === "pending" ? "retry" : outcome);
+            logger.info(
+              {
+                job_id: job.id,
+                channel,
+                purpose: job.purpose,
+                attempt: job.attempts,
+                outcome: finished.state,
+                error: finished.lastError ?? undefined,
+              },
+              "outbox delivery",
+            );
+          },
+          // Kept for the end of the run, so the jobs after it still go out meanwhile.
+          (error: unknown) => {
+            writeFailure ??= { error };
+          },
+        ),
+      );
+    };
     try {
-      for (const { job, interrupted } of claimed) {
-        if (job.channel !== channel) continue;
-        let result: DeliveryResult;
-        try {
-          result = await deliver(job, interrupted);
-        } catch (error) {
-          // A sender that throws has told us nothing final: treat it as a passing failure.
-          result = { outcome: "retry", error: error instanceof Error ? error.message : "error" };
-        }
-        const outcome = result.outcome;
-        written.push(
-          outcomes.record(job, result).then(
-            (finished) => {
-              count(summary, finished.state === "pending" ? "retry" : outcome);
-              logger.info(
-                {
-                  job_id: job.id,
-                  channel,
-                  purpose: job.purpose,
-                  attempt: job.attempts,
-                  outcome: finished.state,
-                  error: finished.lastError ?? undefined,
-                },
-                "outbox delivery",
-              );
-            },
-            // Kept for the end of the run, so the jobs after it still go out meanwhile.
-            (error: unknown) => {
-              writeFailure ??= { error };
-            },
-          ),
-        );
-      }
+      const mine = claimed.filter(({ job }) => job.channel === channel);
+      if (channel === "whatsapp") await deliverWhatsApp(mine, finish);
+      else for (const { job } of mine) finish(job, await attempt(null, () => deliver(job)));
     } finally {
       outcomes.flush();
     }
@@ -263,6 +316,31 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       return running;
     },
   };
+}
+
+const message = (job: OutboxJobRow) =>
+  (job.payload as Extract<JobPayload, { channel: "whatsapp" }>).message;
+
+/**
+ * A sender or a look-up that throws has told us nothing final: a passing failure. A WhatsApp
+ * request that may have left keeps its start, so the next attempt looks for it first.
+ */
+async function attempt<T extends DeliveryResult | null>(
+  sendStartedAt: number | null,
+  run: () => Promise<T>,
+): Promise<T | DeliveryResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return thrown(error, sendStartedAt);
+  }
+}
+
+function thrown(error: unknown, sendStartedAt: number | null): DeliveryResult {
+  const text = error instanceof Error ? error.message : "error";
+  return sendStartedAt === null
+    ? { outcome: "retry", error: text }
+    : { outcome: "retry", error: text, sendStartedAt };
 }
 
 function count(summary: RunSummary, outcome: DeliveryResult["outcome"]): void {

@@ -379,22 +379,33 @@ describe("a SIGKILL of the compiled executable", () => {
     // e-mail is inside the Resend fake. The fake runs on this thread, so it cannot answer
     // between this check and the signal: that e-mail is accepted with its answer lost, the
     // case the Idempotency-Key is for.
-    // Likewise a WhatsApp request is held inside the Twilio fake: it reached Twilio, and its
-    // answer is lost with the process.
-    await until(
-      "the first WhatsApp messages arrived, with an e-mail at Resend and one at Twilio",
-      () =>
-        scenario.twilio.messages.length >= 3 &&
-        scenario.twilio.handling === 1 &&
-        scenario.resend.requests.some((request) => request.status === 0),
-      30_000,
-      () => server.process.dump(),
+    // Likewise the WhatsApp requests whose starts the service has committed (a few go at once)
+    // are all held inside the Twilio fake: they reached Twilio, and their answers are lost
+    // with the process. Until they are answered the service starts no others.
+    const live = new Database(scenario.dbPath, { readonly: true });
+    const started = live.query(
+      `SELECT count(*) AS n FROM outbox_jobs
+       WHERE channel = 'whatsapp' AND state = 'in_flight' AND send_started_at IS NOT NULL`,
     );
-    await server.process.kill();
+    try {
+      await until(
+        "the first WhatsApp messages arrived, with an e-mail at Resend and the next at Twilio",
+        () =>
+          scenario.twilio.messages.length >= 3 &&
+          scenario.twilio.handling > 0 &&
+          scenario.resend.requests.some((request) => request.status === 0) &&
+          (started.get() as { n: number }).n === scenario.twilio.handling,
+        30_000,
+        () => server.process.dump(),
+      );
+      await server.process.kill();
+    } finally {
+      live.close();
+    }
     const atKill = jobsAtKill(scenario.dbPath);
     // As at Twilio, a request that arrived is carried out whether or not anyone hears back.
     await until(
-      "the held WhatsApp request was accepted",
+      "the held WhatsApp requests were accepted",
       () => scenario.twilio.handling === 0,
       5_000,
     );
@@ -415,12 +426,14 @@ describe("a SIGKILL of the compiled executable", () => {
     // again (expectDeliveredOnce counted one delivery per key).
     expect(counts.keysRequestedTwice).toBeGreaterThanOrEqual(1);
     expect(counts.repeatAnswers).toContain(200);
-    // One WhatsApp request at a time, so exactly one had started: the one held at Twilio. The
-    // restarted service found its message there and took its SID, and did not send another.
+    // The jobs whose requests had started are the ones held at Twilio. The restarted service
+    // found each one's message there and took its SID, and sent none of them again.
     const { startedAtKill, ...report } = counts;
-    expect(startedAtKill).toHaveLength(1);
-    expect(atTwilioBeforeRestart.has(startedAtKill[0]!.provider_message_id!)).toBe(true);
-    expect(counts.twilioLookups).toBeGreaterThanOrEqual(1);
+    expect(startedAtKill.length).toBeGreaterThan(0);
+    for (const job of startedAtKill) {
+      expect(atTwilioBeforeRestart.has(job.provider_message_id!)).toBe(true);
+    }
+    expect(counts.twilioLookups).toBe(startedAtKill.length);
     console.info(JSON.stringify({ scenario: scenario.name, atKill: kill, ...report }));
   }, 200_000);
 

@@ -84,24 +84,25 @@ function sender(template = false): WhatsAppSender {
   });
 }
 
-function worker(handle: DatabaseHandle, whatsapp = sender()) {
+function worker(handle: DatabaseHandle, whatsapp = sender(), batchSize?: number) {
   return createOutboxWorker({
     db: handle.db,
     clock,
     logger,
     email: createLogEmailSender(logger),
     whatsapp,
+    batchSize,
   });
 }
 
-function message(text: string): WhatsAppMessage {
-  return { to: Phone, language: "en", variables: { "1": text }, text };
+function message(text: string, to = Phone): WhatsAppMessage {
+  return { to, language: "en", variables: { "1": text }, text };
 }
 
-function addJob(handle: DatabaseHandle, text: string): number {
+function addJob(handle: DatabaseHandle, text: string, to = Phone): number {
   const origin = { purpose: "status_update" as const, userId: null, statusUpdateId: null };
   return handle.db.transaction((tx) =>
-    enqueue(tx, origin, { channel: "whatsapp", message: message(text) }, clock.now()),
+    enqueue(tx, origin, { channel: "whatsapp", message: message(text, to) }, clock.now()),
   );
 }
 
@@ -268,5 +269,64 @@ describe("a WhatsApp send cut short by a crash", () => {
     expect(await worker(live).runOnce()).toMatchObject({ claimed: 1, sent: 1 });
     expect(twilio.messages).toHaveLength(1);
     expect(job(live, id).provider_message_id).toBe(twilio.messages[0]!.sid);
+  });
+
+  test("a crash with several requests in flight: each is found, none is sent twice", async () => {
+    const live = fresh();
+    const ids = [1, 2, 3, 4, 5].map((i) => addJob(live, `update ${i}`, `+551198888000${i}`));
+    twilio.setMode("slow");
+    // A batch of four, which go at once with their starts in one commit; the fifth waits.
+    const run = worker(live, sender(), 4).runOnce();
+    const deadline = Date.now() + 10_000;
+    while (twilio.handling < 4) {
+      if (Date.now() > deadline) throw new Error(`only ${twilio.handling} requests at once`);
+      await Bun.sleep(5);
+    }
+    const copy = crashCopy(join(dir, "live.db"));
+    await run;
+    expect(twilio.messages).toHaveLength(4);
+
+    const after = open(copy);
+    const atCrash = ids.map((id) => job(after, id));
+    expect(atCrash.map((row) => row.state)).toEqual([...Array(4).fill("in_flight"), "pending"]);
+    const starts = atCrash.map((row) => row.send_started_at);
+    expect(starts.slice(0, 4).every((at) => at !== null && at === starts[0])).toBe(true);
+
+    twilio.setMode("ok");
+    releaseHeldJobs(after.db, clock.now());
+    clock.advance(2_000);
+    expect(await worker(after).runOnce()).toMatchObject({ claimed: 5, sent: 5 });
+    // The four were found at Twilio, each its own message; the fifth went out now.
+    expect(twilio.messages).toHaveLength(5);
+    const bySid = new Map(twilio.messages.map((m) => [m.sid, m.body]));
+    for (const [index, id] of ids.entries()) {
+      expect(bySid.get(job(after, id).provider_message_id)).toBe(`update ${index + 1}`);
+    }
+    expect(new Set(twilio.messages.map((m) => m.body)).size).toBe(5);
+    expect(twilio.requests.filter((r) => r.method === "GET")).toHaveLength(4);
+  });
+
+  test("two jobs to one number are never in flight together", async () => {
+    const live = fresh();
+    addJob(live, "first to this number");
+    addJob(live, "second to this number");
+    addJob(live, "to another number", "+5511977776666");
+    twilio.setMode("slow");
+    let most = 0;
+    const run = worker(live).runOnce();
+    while (twilio.messages.length < 3) {
+      most = Math.max(most, twilio.handling);
+      await Bun.sleep(5);
+    }
+    expect(await run).toMatchObject({ sent: 3 });
+    // The first alone; the second starts a new group, which the third joins.
+    expect(most).toBe(2);
+    expect(twilio.messages[0]!.body).toBe("first to this number");
+    expect(
+      twilio.messages
+        .slice(1)
+        .map((m) => m.body)
+        .sort(),
+    ).toEqual(["second to this number", "to another number"]);
   });
 });
