@@ -122,19 +122,17 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     if (payload.channel === "email") {
       return options.email.send(payload.message, job.idempotencyKey, payload.redact);
     }
-    if (payload.channel !== "whatsapp") {
-      if (!options.webhooks || job.webhookId === null) {
-        return { outcome: "retry", error: "no webhook sender in this process" };
-      }
-      // Partners dedupe on webhook-id, so a delivery cut short by a crash is simply sent again.
-      return options.webhooks.send({
-        webhookId: job.webhookId,
-        jobId: job.id,
-        attempt: job.attempts,
-        event: payload.event,
-      });
+    if (payload.channel === "whatsapp") throw new Error("WhatsApp goes through deliverWhatsApp");
+    if (!options.webhooks || job.webhookId === null) {
+      return { outcome: "retry", error: "no webhook sender in this process" };
     }
-    return { outcome: "retry", error: "a WhatsApp job is not this sender's" };
+    // Partners dedupe on webhook-id, so a delivery cut short by a crash is simply sent again.
+    return options.webhooks.send({
+      webhookId: job.webhookId,
+      jobId: job.id,
+      attempt: job.attempts,
+      event: payload.event,
+    });
   }
 
   /**

@@ -329,4 +329,25 @@ describe("a WhatsApp send cut short by a crash", () => {
         .sort(),
     ).toEqual(["second to this number", "to another number"]);
   });
+
+  test("a start that cannot be written sends nothing, and the job is tried again", async () => {
+    const live = fresh();
+    const id = addJob(live, "Your case moved: Case Was Approved");
+    live.sqlite.run(
+      `CREATE TRIGGER refuse_start BEFORE UPDATE OF send_started_at ON outbox_jobs
+       WHEN NEW.send_started_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+    );
+    expect(await worker(live).runOnce()).toMatchObject({ claimed: 1, retried: 1 });
+    expect(twilio.requests).toHaveLength(0);
+    expect(job(live, id)).toMatchObject({
+      state: "pending",
+      send_started_at: null,
+      last_error: "disk full",
+    });
+
+    live.sqlite.run("DROP TRIGGER refuse_start");
+    clock.set(job(live, id).next_attempt_at);
+    expect(await worker(live).runOnce()).toMatchObject({ sent: 1 });
+    expect(twilio.messages).toHaveLength(1);
+  });
 });
