@@ -1,9 +1,10 @@
 import type { Twilio } from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
+import type { MessageInstance, MessagePage } from "twilio/lib/rest/api/v2010/account/message";
 import type { Config } from "../config.ts";
 import { type Logger, maskPhone } from "../logger.ts";
 import type { Language } from "../messages/language.ts";
-import type { DeliveryResult, WhatsAppSender } from "../outbox/types.ts";
+import type { DeliveryResult, Lookup, WhatsAppSender } from "../outbox/types.ts";
 import { maskNumbersIn, TwilioStatusPath } from "./twilio-status.ts";
 
 export interface TwilioSenderOptions {
@@ -20,9 +21,17 @@ export interface TwilioSenderOptions {
   logger: Logger;
   /** Per request. The outbox lease has to outlive a whole batch of these. */
   timeoutMs?: number;
+  /** Messages per page when looking for a message whose answer was lost. */
+  lookupPageSize?: number;
 }
 
 const DefaultTimeoutMs = 10_000;
+/**
+ * A look-up reads at most this many pages. One number hears from us a few times per case
+ * update; a history longer than this is not worth guessing through, and the look-up retries.
+ */
+const MaxLookupPages = 10;
+const E164 = /^\+[1-9][0-9]{6,14}$/;
 
 /**
  * Twilio's error codes that decide what the outbox does next. Anything not named here follows
@@ -115,7 +124,7 @@ export function createTwilioSender(options: TwilioSenderOptions): WhatsAppSender
           "whatsapp delivery",
         );
 
-      if (!/^\+[1-9][0-9]{6,14}$/.test(to)) {
+      if (!E164.test(to)) {
         const result: DeliveryResult = { outcome: "failed", error: "not an E.164 phone number" };
         log(result);
         return result;
@@ -141,7 +150,87 @@ export function createTwilioSender(options: TwilioSenderOptions): WhatsAppSender
         return result;
       }
     },
+
+    async findSent(message, window) {
+      const to = message.to.replace(/^whatsapp:/, "");
+      // send never makes a request for such a number, so nothing can be found.
+      if (!E164.test(to)) return { outcome: "listed", sids: [] };
+      const address = whatsappAddress(to);
+      const template = Boolean(options.contentSids[message.language]);
+      // Twilio keeps date_created to the second, truncated.
+      const earliest = Math.floor(window.from / 1000) * 1000;
+      const ours = (found: MessageInstance) => {
+        const created = found.dateCreated?.getTime() ?? Number.NaN;
+        return (
+          found.direction === "outbound-api" &&
+          found.to === address &&
+          found.from === from &&
+          created >= earliest &&
+          created <= window.until &&
+          // A template's body is Twilio's rendering, which we cannot predict; free text we sent.
+          (template || sameText(found.body, message.text))
+        );
+      };
+      const log = (result: Lookup, code?: number) =>
+        logger.info(
+          {
+            channel: "whatsapp",
+            to: maskPhone(to),
+            outcome: result.outcome,
+            found: result.outcome === "listed" ? result.sids.length : undefined,
+            code,
+            error: result.outcome === "retry" ? result.error : undefined,
+          },
+          "whatsapp lookup",
+        );
+
+      try {
+        // Filtered by number only: a message Twilio still has queued has no date_sent, so a
+        // DateSent filter would hide exactly the message that may be ours.
+        let page: Pick<MessagePage, "instances" | "nextPageUrl" | "nextPage"> = await (
+          await twilioClient()
+        ).messages.page({
+          to: address,
+          from,
+          pageSize: options.lookupPageSize ?? 100,
+        });
+        const found = page.instances.filter(ours);
+        for (let read = 1; page.nextPageUrl; read += 1) {
+          if (read >= MaxLookupPages) {
+            const result: Lookup = {
+              outcome: "retry",
+              error: `more than ${read} pages of messages to this number; not guessing`,
+            };
+            log(result);
+            return result;
+          }
+          const next = await page.nextPage();
+          if (!next) break;
+          page = next;
+          found.push(...page.instances.filter(ours));
+        }
+        found.sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
+        const result: Lookup = { outcome: "listed", sids: found.map((m) => m.sid) };
+        log(result);
+        return result;
+      } catch (error) {
+        // Whatever went wrong, not knowing is not "not there": the outbox asks again later.
+        const classified = classifyTwilioError(error, template);
+        const result: Lookup = {
+          outcome: "retry",
+          error: "error" in classified ? classified.error : "Twilio lookup failed",
+        };
+        log(result, twilioError(error)?.code);
+        return result;
+      }
+    },
   };
+}
+
+/** Twilio hands the body back as it was sent, give or take line endings and outer space. */
+function sameText(body: string | null | undefined, text: string): boolean {
+  const normal = (value: string) => value.replaceAll("\r\n", "\n").trim();
+  return body !== null && body !== undefined && normal(body) === normal(text);
 }
 
 /** With no Twilio account configured, a local run shows in the log what would have gone out. */
@@ -158,6 +247,10 @@ export function createLogWhatsAppSender(logger: Logger): WhatsAppSender {
         "whatsapp not sent: no provider configured",
       );
       return { outcome: "skipped", reason: "no WhatsApp provider configured" };
+    },
+    // Nothing ever left this process, so nothing can have arrived.
+    async findSent() {
+      return { outcome: "listed", sids: [] };
     },
   };
 }

@@ -10,8 +10,8 @@ import type { DeliveryResult } from "./types.ts";
  *
  * Waiting to be written changes nothing a crash can do: an e-mail whose outcome was not yet
  * committed is sent again with its Idempotency-Key, which Resend answers without a second
- * e-mail; a WhatsApp job had its start committed before its request left, so it is closed as
- * "outcome unknown" as it would have been had the crash come a moment earlier. The next claim
+ * e-mail; a WhatsApp job had its start committed before its request left, so it is looked for
+ * at Twilio as it would have been had the crash come a moment earlier. The next claim
  * happens only after every outcome of the batch is committed, so a user's later message never
  * overtakes an earlier one.
  */
@@ -19,10 +19,11 @@ export interface GroupedOutcomes {
   /** Queues an outcome; settles once it is committed (at the latest after `windowMs`). */
   record(job: OutboxJobRow, result: DeliveryResult): Promise<OutboxJobRow>;
   /**
-   * Commits, before returning, that this job's request is about to leave, together with every
-   * outcome queued so far. Throws when that cannot be written: the request must not go then.
+   * Commits, before returning, that these jobs' requests are about to leave, together with
+   * every outcome queued so far, and returns the start written. Throws when that cannot be
+   * written: the requests must not go then.
    */
-  markSendStarted(jobId: number): void;
+  markSendStarted(jobIds: number[]): number;
   /** Commits every queued outcome now. */
   flush(): void;
 }
@@ -65,19 +66,23 @@ export function createGroupedOutcomes(options: {
   }
 
   /** One commit for all; should it fail, each outcome is tried alone so one cannot sink all. */
-  function write(entries: Entry[], started?: { jobId: number; at: number }) {
+  function write(entries: Entry[], started?: { jobIds: number[]; at: number }) {
     if (entries.length === 0 && !started) return;
     let rows: OutboxJobRow[];
     try {
       rows = db.transaction((tx) => {
         const written = entries.map((e) => recordOutcomeIn(tx, statements, e.job, e.result, e.at));
-        if (started) statements.sendStarted.run({ id: started.jobId, at: started.at });
+        for (const id of started?.jobIds ?? []) statements.sendStarted.run({ id, at: started!.at });
         return written;
       });
     } catch (error) {
       if (entries.length === 0) throw error;
       for (const entry of entries) writeOne(entry);
-      if (started) statements.sendStarted.run({ id: started.jobId, at: started.at });
+      if (started) {
+        db.transaction(() => {
+          for (const id of started.jobIds) statements.sendStarted.run({ id, at: started.at });
+        });
+      }
       return;
     }
     for (const [index, entry] of entries.entries()) entry.resolve(rows[index]!);
@@ -92,8 +97,10 @@ export function createGroupedOutcomes(options: {
         }
       });
     },
-    markSendStarted(jobId) {
-      write(take(), { jobId, at: clock.now() });
+    markSendStarted(jobIds) {
+      const at = clock.now();
+      write(take(), { jobIds, at });
+      return at;
     },
     flush() {
       write(take());

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lt, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, ne, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { prepared } from "../db/prepared.ts";
 import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
@@ -141,6 +141,28 @@ export function findJobByProviderMessage(
     .get();
 }
 
+/** Which of these provider message ids are already another job's. */
+export function providerMessagesTaken(
+  db: Executor,
+  channel: OutboxChannel,
+  providerMessageIds: string[],
+  exceptJobId: number,
+): Set<string> {
+  if (providerMessageIds.length === 0) return new Set();
+  const rows = db
+    .select({ id: outboxJobs.providerMessageId })
+    .from(outboxJobs)
+    .where(
+      and(
+        eq(outboxJobs.channel, channel),
+        inArray(outboxJobs.providerMessageId, providerMessageIds),
+        ne(outboxJobs.id, exceptJobId),
+      ),
+    )
+    .all();
+  return new Set(rows.map((row) => row.id!));
+}
+
 export function findStatusUpdate(db: Executor, id: number) {
   return db.select().from(statusUpdates).where(eq(statusUpdates.id, id)).get();
 }
@@ -216,7 +238,7 @@ function prepareOutcomeStatements(db: Executor) {
       .set({
         state: "pending",
         leaseUntil: null,
-        sendStartedAt: null,
+        sendStartedAt: param("sendStartedAt"),
         nextAttemptAt: param("nextAttemptAt"),
         lastError: param("lastError"),
         updatedAt: param("updatedAt"),

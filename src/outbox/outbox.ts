@@ -125,7 +125,7 @@ export function recordOutcomeIn(
     const values = {
       state: "pending" as const,
       leaseUntil: null,
-      sendStartedAt: null,
+      sendStartedAt: retry.sendStartedAt ?? null,
       nextAttemptAt: now + delay,
       lastError: retry.error,
       updatedAt: now,

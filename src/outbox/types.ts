@@ -25,8 +25,11 @@ export interface WhatsAppMessage {
 /** What one delivery attempt came to, as the outbox needs to know it. */
 export type DeliveryResult =
   | { outcome: "sent"; providerMessageId?: string }
-  /** Worth trying again later: rate limits, 5xx, network. */
-  | { outcome: "retry"; error: string; retryAfterMs?: number }
+  /**
+   * Worth trying again later: rate limits, 5xx, network. `sendStartedAt` keeps an interrupted
+   * request's start, so the next attempt looks for its message before sending another.
+   */
+  | { outcome: "retry"; error: string; retryAfterMs?: number; sendStartedAt?: number }
   /** Trying again would not help. `optedOut` turns the user's WhatsApp off. */
   | { outcome: "failed"; error: string; optedOut?: boolean }
   /** Not sent on purpose, such as no provider configured; the message went to the log. */
@@ -39,7 +42,16 @@ export interface EmailSender {
 
 export interface WhatsAppSender {
   send(message: WhatsAppMessage, idempotencyKey: string): Promise<DeliveryResult>;
+  /**
+   * The SIDs of messages the provider holds that may be this one: to its number, from our
+   * sender, created within `window` (epoch ms, ends included) and, for free text, with its
+   * text; oldest first. For a send whose answer was lost, so an answer must be certain: any
+   * doubt (no answer, an error, more messages than it reads) comes back as "retry".
+   */
+  findSent(message: WhatsAppMessage, window: { from: number; until: number }): Promise<Lookup>;
 }
+
+export type Lookup = { outcome: "listed"; sids: string[] } | { outcome: "retry"; error: string };
 
 /** The body of a webhook delivery, as API.md section 5 gives it. */
 export interface WebhookEvent {

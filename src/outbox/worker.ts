@@ -3,9 +3,21 @@ import type { Db } from "../db/connection.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { createGroupedOutcomes } from "./grouped-outcomes.ts";
-import { claimableJobIds, jobsByIds, type OutboxJobRow, takeJobs } from "./outbox.queries.ts";
-import type { JobPayload } from "./outbox.ts";
-import type { DeliveryResult, EmailSender, WebhookSender, WhatsAppSender } from "./types.ts";
+import {
+  claimableJobIds,
+  jobsByIds,
+  type OutboxJobRow,
+  providerMessagesTaken,
+  takeJobs,
+} from "./outbox.queries.ts";
+import { GiveUpAfterMs, type JobPayload } from "./outbox.ts";
+import type {
+  DeliveryResult,
+  EmailSender,
+  WebhookSender,
+  WhatsAppMessage,
+  WhatsAppSender,
+} from "./types.ts";
 
 export interface OutboxWorkerOptions {
   db: Db;
@@ -20,6 +32,13 @@ export interface OutboxWorkerOptions {
   batchSize?: number;
   /** How long a finished job's outcome may wait to share a commit with others. */
   commitWindowMs?: number;
+  /**
+   * How long after an interrupted WhatsApp request started it can no longer reach Twilio: only
+   * then does finding no message mean it never arrived. The lease plus a minute by default.
+   */
+  reconcileAfterMs?: number;
+  /** WhatsApp requests in flight at once, their starts committed together. */
+  whatsappConcurrency?: number;
 }
 
 export interface RunSummary {
@@ -38,12 +57,18 @@ export interface OutboxWorker {
 
 /**
  * WhatsApp has no idempotency key: a job whose request had started when the process stopped
- * may have reached Twilio. It is closed rather than sent again, because a
- * message twice is worse than the rare message lost in that instant; a later status callback
- * from Twilio can still confirm that it was delivered.
+ * may have reached Twilio, so it is looked for there before anything else (see reconcile).
+ * Only a job Twilio could not be asked about for GiveUpAfterMs is closed with this reason,
+ * rather than risk a message twice; a later status callback can still confirm it delivered.
  */
 export const UnknownWhatsAppOutcome =
   "outcome unknown: the service stopped while sending; not sent again so it cannot arrive twice";
+
+/**
+ * How far our clock and Twilio's may disagree. The window it widens may take in a message sent
+ * just before this one to the same user: that one's SID is on its own job, which rules it out.
+ */
+const ClockSkewMs = 60_000;
 
 interface Claimed {
   job: OutboxJobRow;
@@ -54,6 +79,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
   const batchSize = options.batchSize ?? 20;
+  const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
+  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 4);
   const outcomes = createGroupedOutcomes({
     db,
     clock,
@@ -82,33 +109,143 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
             attempts: job.attempts + 1,
             updatedAt: now,
           },
-          // Only a job whose request had started may have reached the provider before a crash.
-          interrupted: job.state === "in_flight" && job.sendStartedAt !== null,
+          // Only a job whose request had started may have reached the provider before a crash;
+          // a retry clears the start unless the job is still being looked for (reconcile).
+          interrupted: job.sendStartedAt !== null,
         }));
     });
   }
 
-  async function deliver(job: OutboxJobRow, interrupted: boolean): Promise<DeliveryResult> {
+  /** E-mail and webhooks: their providers drop a repeat, so a job is simply sent. */
+  async function deliver(job: OutboxJobRow): Promise<DeliveryResult> {
     const payload = job.payload as JobPayload;
     if (payload.channel === "email") {
       return options.email.send(payload.message, job.idempotencyKey, payload.redact);
     }
-    if (payload.channel === "webhook") {
-      if (!options.webhooks || job.webhookId === null) {
-        return { outcome: "retry", error: "no webhook sender in this process" };
-      }
-      // Partners dedupe on webhook-id, so a delivery cut short by a crash is simply sent again.
-      return options.webhooks.send({
-        webhookId: job.webhookId,
-        jobId: job.id,
-        attempt: job.attempts,
-        event: payload.event,
-      });
+    if (payload.channel === "whatsapp") throw new Error("WhatsApp goes through deliverWhatsApp");
+    if (!options.webhooks || job.webhookId === null) {
+      return { outcome: "retry", error: "no webhook sender in this process" };
     }
-    if (interrupted) return { outcome: "failed", error: UnknownWhatsAppOutcome };
-    // Durable before the request leaves; the outcomes finished so far share this commit.
-    outcomes.markSendStarted(job.id);
-    return options.whatsapp.send(payload.message, job.idempotencyKey);
+    // Partners dedupe on webhook-id, so a delivery cut short by a crash is simply sent again.
+    return options.webhooks.send({
+      webhookId: job.webhookId,
+      jobId: job.id,
+      attempt: job.attempts,
+      event: payload.event,
+    });
+  }
+
+  /**
+   * WhatsApp, which has no idempotency key: a few requests at a time, each group's starts
+   * committed before its requests leave (with the outcomes finished so far), so that a crash
+   * leaves every request that may have reached Twilio marked, to be looked for (reconcile).
+   * A user's jobs never share a group, or a claim: an earlier one is finished first. Nor do
+   * two jobs to one number, so the look-up of one cannot find the other's message.
+   */
+  async function deliverWhatsApp(
+    claimed: Claimed[],
+    finish: (job: OutboxJobRow, result: DeliveryResult) => void,
+  ): Promise<void> {
+    for (const group of groups(claimed)) {
+      const ready = (
+        await Promise.all(
+          group.map(async ({ job, interrupted }) => {
+            if (!interrupted) return job;
+            const found = await attempt(job.sendStartedAt, () => reconcile(job, message(job)));
+            if (found) finish(job, found);
+            return found ? null : job;
+          }),
+        )
+      ).filter((job) => job !== null);
+      if (ready.length === 0) continue;
+      let startedAt: number;
+      try {
+        startedAt = outcomes.markSendStarted(ready.map((job) => job.id));
+      } catch (error) {
+        // Nothing left: each job keeps the start it had, if it had one.
+        for (const job of ready) finish(job, thrown(error, job.sendStartedAt));
+        continue;
+      }
+      await Promise.all(
+        ready.map(async (job) => {
+          const sent = await attempt(startedAt, () =>
+            options.whatsapp.send(message(job), job.idempotencyKey),
+          );
+          finish(job, sent);
+        }),
+      );
+    }
+  }
+
+  function groups(claimed: Claimed[]): Claimed[][] {
+    const all: Claimed[][] = [];
+    let current: Claimed[] = [];
+    const numbers = new Set<string>();
+    for (const entry of claimed) {
+      const to = message(entry.job).to;
+      if (current.length === whatsappConcurrency || numbers.has(to)) {
+        all.push(current);
+        current = [];
+        numbers.clear();
+      }
+      current.push(entry);
+      numbers.add(to);
+    }
+    if (current.length > 0) all.push(current);
+    return all;
+  }
+
+  /**
+   * A WhatsApp job whose request had started when the process stopped: Twilio is asked for a
+   * message to the user created since that start. Found, the job is sent with that message's
+   * SID (status callbacks find it by it). Not found once the request can no longer land, it
+   * is safe to send: null, and the caller sends as usual. Anything short of that certainty
+   * (a failed look-up, or too soon to tell) is retried with the start kept, so the next claim
+   * looks again rather than sends.
+   */
+  async function reconcile(job: OutboxJobRow, message: WhatsAppMessage) {
+    const startedAt = job.sendStartedAt!;
+    // Taken before the look-up: Twilio answers as of a moment later still.
+    const now = clock.now();
+    const settled = now >= startedAt + reconcileAfterMs;
+    const lookup = await options.whatsapp.findSent(message, {
+      from: startedAt - ClockSkewMs,
+      until: startedAt + reconcileAfterMs + ClockSkewMs,
+    });
+    let result: DeliveryResult | null;
+    if (lookup.outcome === "listed") {
+      const taken = providerMessagesTaken(db, "whatsapp", lookup.sids, job.id);
+      const sid = lookup.sids.find((candidate) => !taken.has(candidate));
+      result = sid
+        ? { outcome: "sent", providerMessageId: sid }
+        : settled
+          ? null
+          : {
+              outcome: "retry",
+              error: "interrupted send not at Twilio yet; looking again once it cannot arrive",
+              retryAfterMs: startedAt + reconcileAfterMs - now,
+              sendStartedAt: startedAt,
+            };
+    } else {
+      result = {
+        outcome: "retry",
+        error: `looking for an interrupted send: ${lookup.error}`,
+        sendStartedAt: startedAt,
+      };
+    }
+    if (result?.outcome === "retry" && now - job.createdAt >= GiveUpAfterMs) {
+      result = { outcome: "failed", error: UnknownWhatsAppOutcome };
+    }
+    logger.info(
+      {
+        job_id: job.id,
+        channel: "whatsapp",
+        reconciled: result === null ? "sending_again" : result.outcome,
+        provider_message_id: result?.outcome === "sent" ? result.providerMessageId : undefined,
+      },
+      "whatsapp send reconciled",
+    );
+    return result;
   }
 
   async function deliverChannel(
@@ -118,40 +255,35 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   ): Promise<void> {
     const written: Promise<void>[] = [];
     let writeFailure: { error: unknown } | null = null;
+    const finish = (job: OutboxJobRow, result: DeliveryResult) => {
+      const outcome = result.outcome;
+      written.push(
+        outcomes.record(job, result).then(
+          (finished) => {
+            count(summary, finished.state === "pending" ? "retry" : outcome);
+            logger.info(
+              {
+                job_id: job.id,
+                channel,
+                purpose: job.purpose,
+                attempt: job.attempts,
+                outcome: finished.state,
+                error: finished.lastError ?? undefined,
+              },
+              "outbox delivery",
+            );
+          },
+          // Kept for the end of the run, so the jobs after it still go out meanwhile.
+          (error: unknown) => {
+            writeFailure ??= { error };
+          },
+        ),
+      );
+    };
     try {
-      for (const { job, interrupted } of claimed) {
-        if (job.channel !== channel) continue;
-        let result: DeliveryResult;
-        try {
-          result = await deliver(job, interrupted);
-        } catch (error) {
-          // A sender that throws has told us nothing final: treat it as a passing failure.
-          result = { outcome: "retry", error: error instanceof Error ? error.message : "error" };
-        }
-        const outcome = result.outcome;
-        written.push(
-          outcomes.record(job, result).then(
-            (finished) => {
-              count(summary, finished.state === "pending" ? "retry" : outcome);
-              logger.info(
-                {
-                  job_id: job.id,
-                  channel,
-                  purpose: job.purpose,
-                  attempt: job.attempts,
-                  outcome: finished.state,
-                  error: finished.lastError ?? undefined,
-                },
-                "outbox delivery",
-              );
-            },
-            // Kept for the end of the run, so the jobs after it still go out meanwhile.
-            (error: unknown) => {
-              writeFailure ??= { error };
-            },
-          ),
-        );
-      }
+      const mine = claimed.filter(({ job }) => job.channel === channel);
+      if (channel === "whatsapp") await deliverWhatsApp(mine, finish);
+      else for (const { job } of mine) finish(job, await attempt(null, () => deliver(job)));
     } finally {
       outcomes.flush();
     }
@@ -182,6 +314,31 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       return running;
     },
   };
+}
+
+const message = (job: OutboxJobRow) =>
+  (job.payload as Extract<JobPayload, { channel: "whatsapp" }>).message;
+
+/**
+ * A sender or a look-up that throws has told us nothing final: a passing failure. A WhatsApp
+ * request that may have left keeps its start, so the next attempt looks for it first.
+ */
+async function attempt<T extends DeliveryResult | null>(
+  sendStartedAt: number | null,
+  run: () => Promise<T>,
+): Promise<T | DeliveryResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return thrown(error, sendStartedAt);
+  }
+}
+
+function thrown(error: unknown, sendStartedAt: number | null): DeliveryResult {
+  const text = error instanceof Error ? error.message : "error";
+  return sendStartedAt === null
+    ? { outcome: "retry", error: text }
+    : { outcome: "retry", error: text, sendStartedAt };
 }
 
 function count(summary: RunSummary, outcome: DeliveryResult["outcome"]): void {

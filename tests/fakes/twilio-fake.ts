@@ -6,6 +6,7 @@
  *   fake.messages;                               // every accepted message, oldest first
  *   fake.failNext("opted_out");                  // the next message request only
  *   fake.failNext("server_error", 3);            // the next three
+ *   fake.setClock(clock.now);                    // stamps messages with a test's clock
  *   fake.setMode("too_many_requests");           // every request, until setMode("ok")
  *   await fake.reportStatus(sid, "failed", { errorCode: "63016" });  // signed, to its callback
  *   await fake.sendStatusCallback(url, params, { via: app.handle });  // any signed callback
@@ -17,8 +18,16 @@
  * a fresh "SM" + 32 hex sid and status "queued". Errors use Twilio's body
  * `{ code, message, more_info, status }`. Any other path answers Twilio's 404 (code 20404).
  *
+ * `GET` on the same path lists the accepted messages as Twilio does: filters To, From and
+ * DateSent (`DateSent>` is on or after, `DateSent<` on or before; a date alone means its whole
+ * GMT day), newest `date_sent` first, `PageSize` (default 50, at most 1000) with Twilio's page
+ * fields (`next_page_uri` carrying `Page` and a `PageToken`, `first_page_uri`, `start`...).
+ * The fake hands every message on at once, so `date_sent` is when it was received and its
+ * status "sent" (or the last one reportStatus sent). A lookup takes the next mode as a send
+ * does (failNext("server_error") fails whichever request comes first) and answers it alike.
+ *
  * For a test whose code runs in another process, the same state is reachable over HTTP:
- * - `GET /__fake/messages` -> `{ messages, requests }`
+ * - `GET /__fake/messages` -> `{ messages, requests, handling }`
  * - `POST /__fake/mode` `{ "mode": "opted_out", "times": 1 }` (no `times`: until changed)
  * - `POST /__fake/status` `{ "sid", "status", "error_code"?, "error_message"? }` posts the
  *   signed callback to the message's StatusCallback and answers `{ "callback_status": 204 }`
@@ -57,6 +66,8 @@ export interface FakeMessage {
   contentVariables: string | null;
   statusCallback: string | null;
   receivedAt: number;
+  /** What a lookup shows: "sent" once received, then the last status reported for it. */
+  status: string;
 }
 
 export interface FakeRequestRecord {
@@ -71,6 +82,8 @@ export interface TwilioFakeOptions {
   accountSid: string;
   authToken: string;
   slowMs?: number;
+  /** The time messages are stamped with; Date.now unless a test's clock is given. */
+  now?: () => number;
 }
 
 type Deliver = (request: Request) => Promise<Response> | Response;
@@ -87,7 +100,10 @@ export interface TwilioFake {
   url: string;
   readonly messages: FakeMessage[];
   readonly requests: FakeRequestRecord[];
+  /** Message requests received and not yet answered (a slow mode holds them). */
+  readonly handling: number;
   setMode(mode: TwilioFakeMode): void;
+  setClock(now: () => number): void;
   failNext(mode: TwilioFakeMode, times?: number): void;
   reset(): void;
   /** POSTs `params` form-encoded to `url`, signed the way Twilio signs it. */
@@ -141,6 +157,8 @@ const WhatsAppAddress = /^whatsapp:\+[1-9][0-9]{6,14}$/;
 export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
   const { accountSid, authToken } = options;
   const slowMs = options.slowMs ?? 2000;
+  let now = options.now ?? Date.now;
+  let handling = 0;
   const messages: FakeMessage[] = [];
   const requests: FakeRequestRecord[] = [];
   let standingMode: TwilioFakeMode = "ok";
@@ -168,11 +186,17 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
     }
     const form = new URLSearchParams(await request.text());
 
-    const mode = takeMode();
-    if (mode === "connection_reset") return droppedConnection();
-    if (mode === "slow") await Bun.sleep(slowMs);
-    const failure = Errors[mode]?.(form.get("To") ?? "");
-    if (failure) return twilioError(failure.status, failure.code, failure.message);
+    handling += 1;
+    try {
+      return await acceptMessage(form);
+    } finally {
+      handling -= 1;
+    }
+  }
+
+  async function acceptMessage(form: URLSearchParams): Promise<Response> {
+    const failed = await applyMode(form.get("To") ?? "");
+    if (failed) return failed;
 
     const invalid = formProblem(form);
     if (invalid) return twilioError(400, invalid.code, invalid.message);
@@ -185,15 +209,78 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
       contentSid: form.get("ContentSid"),
       contentVariables: form.get("ContentVariables"),
       statusCallback: form.get("StatusCallback"),
-      receivedAt: Date.now(),
+      receivedAt: now(),
+      status: "sent",
     };
     messages.push(message);
-    return Response.json(messageResource(accountSid, message), { status: 201 });
+    // The answer to a create is the message as Twilio first holds it: queued, not yet sent.
+    return Response.json(messageResource(accountSid, { ...message, status: "queued" }), {
+      status: 201,
+    });
+  }
+
+  /** The mode's failure, if it has one; a slow mode waits and then lets the request through. */
+  async function applyMode(to: string): Promise<Response | null> {
+    const mode = takeMode();
+    if (mode === "connection_reset") return droppedConnection();
+    if (mode === "slow") await Bun.sleep(slowMs);
+    const failure = Errors[mode]?.(to);
+    return failure ? twilioError(failure.status, failure.code, failure.message) : null;
+  }
+
+  async function listMessages(url: URL, request: Request): Promise<Response> {
+    if (!authorized(request)) return twilioError(401, 20003, "Authenticate");
+    const query = url.searchParams;
+    const failed = await applyMode(query.get("To") ?? "");
+    if (failed) return failed;
+    const filters = listFilters(query);
+    if ("error" in filters) return twilioError(400, 20001, filters.error);
+    const rawSize = query.get("PageSize");
+    const pageSize = rawSize === null ? 50 : Number(rawSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      return twilioError(400, 20001, "PageSize must be between 1 and 1000");
+    }
+    const page = Number(query.get("Page") ?? "0");
+    // Newest date_sent first; the same second in the order received, latest first.
+    const matching = messages
+      .map((message, index) => ({ message, index }))
+      .filter(({ message }) => filters.test(message))
+      .sort((a, b) => sentSecond(b.message) - sentSecond(a.message) || b.index - a.index)
+      .map(({ message }) => message);
+    // A token names the last message of the page before, so new messages do not shift pages.
+    const token = query.get("PageToken");
+    const after = token ? matching.findIndex((m) => `PA${m.sid}` === token) + 1 : 0;
+    if (token && after === 0) return twilioError(400, 20001, "Invalid PageToken");
+    const shown = matching.slice(after, after + pageSize);
+    const pageUri = (pageNumber: number, pageToken?: string) => {
+      const params = new URLSearchParams();
+      for (const key of ["To", "From", "DateSent", "DateSent<", "DateSent>"]) {
+        const value = query.get(key);
+        if (value !== null) params.set(key, value);
+      }
+      params.set("PageSize", String(pageSize));
+      params.set("Page", String(pageNumber));
+      if (pageToken) params.set("PageToken", pageToken);
+      return `${url.pathname}?${params}`;
+    };
+    const last = shown.at(-1);
+    const more = after + shown.length < matching.length && last !== undefined;
+    return Response.json({
+      end: Math.max(after + shown.length - 1, 0),
+      first_page_uri: pageUri(0),
+      messages: shown.map((message) => messageResource(accountSid, message)),
+      next_page_uri: more ? pageUri(page + 1, `PA${last.sid}`) : null,
+      page,
+      page_size: pageSize,
+      previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+      start: after,
+      uri: pageUri(page, token ?? undefined),
+    });
   }
 
   async function control(request: Request, path: string): Promise<Response> {
     if (request.method === "GET" && path === "/__fake/messages") {
-      return Response.json({ messages, requests });
+      return Response.json({ messages, requests, handling });
     }
     if (request.method === "POST" && path === "/__fake/mode") {
       const { mode, times } = (await request.json()) as { mode: TwilioFakeMode; times?: number };
@@ -232,9 +319,11 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
       const response =
         request.method === "POST" && url.pathname === messagesPath
           ? await createMessage(request)
-          : authorized(request)
-            ? twilioError(404, 20404, `The requested resource ${url.pathname} was not found`)
-            : twilioError(401, 20003, "Authenticate");
+          : request.method === "GET" && url.pathname === messagesPath
+            ? await listMessages(url, request)
+            : authorized(request)
+              ? twilioError(404, 20404, `The requested resource ${url.pathname} was not found`)
+              : twilioError(401, 20003, "Authenticate");
       requests.push({
         method: request.method,
         path: `${url.pathname}${url.search}`,
@@ -288,6 +377,7 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
   ): Promise<Response> {
     const message = messages.find((candidate) => candidate.sid === sid);
     if (!message?.statusCallback) throw new Error(`no message ${sid} with a StatusCallback`);
+    message.status = status;
     // Roughly what Twilio posts for a WhatsApp message; the set varies and grows over time.
     const params: Record<string, string> = {
       AccountSid: accountSid,
@@ -311,7 +401,13 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
     url: `http://127.0.0.1:${server.port}`,
     messages,
     requests,
+    get handling() {
+      return handling;
+    },
     setMode,
+    setClock(clock: () => number) {
+      now = clock;
+    },
     failNext,
     reset,
     sendStatusCallback,
@@ -352,14 +448,59 @@ function validVariables(raw: string): boolean {
   }
 }
 
+const rfc2822 = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0000");
+
+/** Twilio keeps times to the second. */
+const sentSecond = (message: FakeMessage) => Math.floor(message.receivedAt / 1000) * 1000;
+
+interface ListFilters {
+  test(message: FakeMessage): boolean;
+}
+
+/**
+ * To and From as given (with the "whatsapp:" prefix for WhatsApp), and the DateSent family: a
+ * date-time compares to the second, a date alone stands for its whole GMT day.
+ */
+function listFilters(query: URLSearchParams): ListFilters | { error: string } {
+  const checks: ((message: FakeMessage) => boolean)[] = [];
+  const to = query.get("To");
+  if (to !== null) checks.push((message) => message.to === to);
+  const from = query.get("From");
+  if (from !== null) checks.push((message) => message.from === from);
+  const bounds: [string, (sent: number, start: number, end: number) => boolean][] = [
+    ["DateSent", (sent, start, end) => sent >= start && sent <= end],
+    ["DateSent>", (sent, start) => sent >= start],
+    ["DateSent<", (sent, _start, end) => sent <= end],
+  ];
+  for (const [key, within] of bounds) {
+    const raw = query.get(key);
+    if (raw === null) continue;
+    const range = dateRange(raw);
+    if (!range) return { error: `Invalid ${key}: ${raw}` };
+    checks.push((message) => within(sentSecond(message), range.start, range.end));
+  }
+  return { test: (message) => checks.every((check) => check(message)) };
+}
+
+function dateRange(raw: string): { start: number; end: number } | null {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(raw)) {
+    const start = Date.parse(`${raw}T00:00:00Z`);
+    return Number.isNaN(start) ? null : { start, end: start + 86_399_000 };
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(raw)) return null;
+  const at = Math.floor(Date.parse(raw) / 1000) * 1000;
+  return Number.isNaN(at) ? null : { start: at, end: at };
+}
+
 function messageResource(accountSid: string, message: FakeMessage) {
-  const created = new Date(message.receivedAt).toUTCString().replace("GMT", "+0000");
+  const created = rfc2822(message.receivedAt);
+  const queued = message.status === "queued";
   return {
     account_sid: accountSid,
     api_version: "2010-04-01",
     body: message.body ?? "",
     date_created: created,
-    date_sent: null,
+    date_sent: queued ? null : created,
     date_updated: created,
     direction: "outbound-api",
     error_code: null,
@@ -371,7 +512,7 @@ function messageResource(accountSid: string, message: FakeMessage) {
     price: null,
     price_unit: null,
     sid: message.sid,
-    status: "queued",
+    status: message.status,
     subresource_uris: {
       media: `/2010-04-01/Accounts/${accountSid}/Messages/${message.sid}/Media.json`,
     },

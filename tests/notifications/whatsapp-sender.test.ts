@@ -1,5 +1,7 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import twilio from "twilio";
 import { validateRequest } from "twilio/lib/webhooks/webhooks";
+import { manualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger, memoryDestination } from "../../src/logger.ts";
 import {
@@ -25,7 +27,10 @@ const Phone = "+5511987654321";
 
 const fake = startTwilioFake({ accountSid: AccountSid, authToken: AuthToken, slowMs: 1500 });
 afterAll(() => fake.stop());
-beforeEach(() => fake.reset());
+beforeEach(() => {
+  fake.reset();
+  fake.setClock(Date.now);
+});
 
 function sender(overrides: Partial<TwilioSenderOptions> = {}) {
   const logs = memoryDestination();
@@ -385,5 +390,170 @@ describe("the fake over HTTP, for tests that run the binary in another process",
     await whatsapp.send(message(), "job_01DROPPED");
 
     expect(fake.requests.map((request) => request.status)).toEqual([0]);
+  });
+});
+
+describe("looking for a message whose answer was lost", () => {
+  const freeText = { contentSids: {} };
+
+  test("pages through Twilio's list and keeps this text to this number, oldest first", async () => {
+    const { whatsapp } = sender({ ...freeText, lookupPageSize: 2 });
+    const clock = manualClock(Date.now());
+    fake.setClock(clock.now);
+    const start = clock.now();
+    const sids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const sent = await whatsapp.send(message(), `job_${i}`);
+      if (sent.outcome === "sent") sids.push(sent.providerMessageId!);
+      clock.advance(1_000);
+    }
+    await whatsapp.send(message({ text: "another text" }), "job_other");
+    await whatsapp.send(message({ to: "+5511900000000" }), "job_elsewhere");
+    fake.requests.length = 0;
+
+    const found = await whatsapp.findSent(message(), { from: start, until: clock.now() });
+
+    expect(found).toEqual({ outcome: "listed", sids });
+    // Six of ours to this number at two a page; the later pages carry Twilio's PageToken.
+    const lookups = fake.requests.map((r) => new URL(r.path, fake.url).searchParams);
+    expect(lookups.map((q) => q.get("Page"))).toEqual([null, "1", "2"]);
+    expect(lookups.slice(1).every((q) => q.get("PageToken")?.startsWith("PASM"))).toBe(true);
+    expect(lookups.every((q) => q.get("To") === `whatsapp:${Phone}`)).toBe(true);
+    // No date filter: a message Twilio still queues has no date_sent to filter on.
+    expect(lookups.some((q) => [...q.keys()].some((key) => key.startsWith("DateSent")))).toBe(
+      false,
+    );
+  });
+
+  test("only messages created within the window, to the second Twilio keeps", async () => {
+    const { whatsapp } = sender(freeText);
+    const clock = manualClock(Date.UTC(2026, 5, 1, 10, 0, 0, 0));
+    fake.setClock(clock.now);
+    const at = async (ms: number) => {
+      clock.set(Date.UTC(2026, 5, 1, 10, 0, 0, 0) + ms);
+      const sent = await whatsapp.send(message(), "job");
+      return sent.outcome === "sent" ? sent.providerMessageId! : "";
+    };
+    await at(-1_000);
+    const sameSecond = await at(100);
+    const inside = await at(30_000);
+    await at(61_000);
+
+    // From 10:00:00.600: Twilio shows the message of 10:00:00.100 as 10:00:00.
+    const window = {
+      from: Date.UTC(2026, 5, 1, 10, 0, 0, 600),
+      until: Date.UTC(2026, 5, 1, 10, 1),
+    };
+    expect(await whatsapp.findSent(message(), window)).toEqual({
+      outcome: "listed",
+      sids: [sameSecond, inside],
+    });
+  });
+
+  test("a template's body is Twilio's own, so any body to the number may be it", async () => {
+    const { whatsapp } = sender();
+    const sent = await whatsapp.send(message(), "job_template");
+    const window = { from: Date.now() - 5_000, until: Date.now() + 5_000 };
+
+    expect(await whatsapp.findSent(message({ text: "rendered differently" }), window)).toEqual({
+      outcome: "listed",
+      sids: [sent.outcome === "sent" ? sent.providerMessageId! : ""],
+    });
+  });
+
+  for (const mode of ["server_error", "too_many_requests", "connection_reset"] as const) {
+    test(`${mode} is no answer: retry, never "not there"`, async () => {
+      const { whatsapp } = sender(freeText);
+      fake.failNext(mode);
+      const found = await whatsapp.findSent(message(), { from: 0, until: Date.now() });
+      expect(found.outcome).toBe("retry");
+      expect(fake.requests.map((r) => r.method)).toEqual(["GET"]);
+    });
+  }
+
+  test("a refused token is no answer either", async () => {
+    const { whatsapp } = sender({ ...freeText, authToken: "wrong" });
+    const found = await whatsapp.findSent(message(), { from: 0, until: Date.now() });
+    expect(found).toMatchObject({ outcome: "retry", error: expect.stringContaining("20003") });
+  });
+
+  test("a history longer than it reads is not guessed through", async () => {
+    const { whatsapp } = sender({ ...freeText, lookupPageSize: 1 });
+    for (let i = 0; i < 11; i += 1) await whatsapp.send(message(), `job_${i}`);
+    fake.requests.length = 0;
+    const found = await whatsapp.findSent(message(), { from: 0, until: Date.now() + 1_000 });
+    expect(found).toMatchObject({ outcome: "retry", error: expect.stringContaining("pages") });
+    expect(fake.requests).toHaveLength(10);
+  });
+
+  test("a number that is not E.164 was never sent, and Twilio is not asked", async () => {
+    const { whatsapp } = sender(freeText);
+    const found = await whatsapp.findSent(message({ to: "12345" }), { from: 0, until: 1 });
+    expect(found).toEqual({ outcome: "listed", sids: [] });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test("the log sender has sent nothing anywhere", async () => {
+    const logger = createLogger({ level: "silent", format: "json" });
+    const found = await createLogWhatsAppSender(logger).findSent(message(), { from: 0, until: 1 });
+    expect(found).toEqual({ outcome: "listed", sids: [] });
+  });
+});
+
+describe("the fake's Messages list, through the SDK", () => {
+  const client = () =>
+    twilio(AccountSid, AuthToken, {
+      httpClient: new BaseUrlRequestClient(fake.url, { timeout: 5_000 }) as never,
+      edge: "",
+      region: "",
+      logLevel: "",
+    });
+
+  test("filters by To and DateSent, pages as Twilio does, newest first", async () => {
+    const { whatsapp } = sender();
+    const clock = manualClock(Date.UTC(2026, 5, 1, 23, 59, 58));
+    fake.setClock(clock.now);
+    for (let i = 0; i < 4; i += 1) {
+      await whatsapp.send(message(), `job_${i}`);
+      clock.advance(1_000);
+    }
+    await whatsapp.send(message({ to: "+5511900000000" }), "job_other");
+
+    const all = await client().messages.list({ to: `whatsapp:${Phone}`, pageSize: 3 });
+    expect(all.map((m) => m.sid)).toEqual(
+      fake.messages
+        .slice(0, 4)
+        .map((m) => m.sid)
+        .reverse(),
+    );
+    expect(all[0]).toMatchObject({
+      direction: "outbound-api",
+      status: "sent",
+      to: `whatsapp:${Phone}`,
+    });
+    expect(all[0]!.dateSent).toEqual(new Date(Date.UTC(2026, 6 - 1, 2, 0, 0, 1)));
+
+    const after = await client().messages.list({
+      to: `whatsapp:${Phone}`,
+      dateSentAfter: new Date(Date.UTC(2026, 5, 2, 0, 0, 0)),
+    });
+    expect(after).toHaveLength(2);
+    const page = (await (
+      await fetch(
+        `${fake.url}/2010-04-01/Accounts/${AccountSid}/Messages.json?DateSent=2026-06-01&PageSize=1`,
+        {
+          headers: { authorization: `Basic ${btoa(`${AccountSid}:${AuthToken}`)}` },
+        },
+      )
+    ).json()) as Record<string, unknown>;
+    expect(page).toMatchObject({
+      page: 0,
+      page_size: 1,
+      start: 0,
+      end: 0,
+      previous_page_uri: null,
+    });
+    expect(page.next_page_uri).toContain("PageToken=PA");
+    expect(page.messages).toHaveLength(1);
   });
 });

@@ -109,8 +109,14 @@ describe("WhatsApp through the outbox", () => {
     });
   });
 
-  test("a WhatsApp job whose request had started at a crash is closed, not resent", async () => {
+  test("a WhatsApp job whose request reached Twilio before a crash is found, not resent", async () => {
     await watchedCase("en");
+    twilio.setClock(t.clock.now);
+    const job = t.database.sqlite
+      .query("SELECT * FROM outbox_jobs WHERE channel = 'whatsapp'")
+      .get() as any;
+    // What the crashed process's request left at Twilio, and in the database.
+    await providers.whatsapp.send(JSON.parse(job.payload).message, job.idempotency_key);
     t.database.sqlite.run(
       "UPDATE outbox_jobs SET state = 'in_flight', lease_until = ?, send_started_at = ? " +
         "WHERE channel = 'whatsapp'",
@@ -118,9 +124,10 @@ describe("WhatsApp through the outbox", () => {
     );
     t.clock.advance(5000);
     await t.outbox.runOnce();
-    expect(twilio.messages).toHaveLength(0);
-    expect(statusUpdate().whatsapp_notify_status).toBe("failed");
-    expect(statusUpdate().whatsapp_notify_last_error).toContain("outcome unknown");
+    expect(twilio.messages).toHaveLength(1);
+    expect(statusUpdate()).toMatchObject({ whatsapp_notify_status: "sent", notified: 1 });
+    const after = t.database.sqlite.query("SELECT * FROM outbox_jobs WHERE id = ?").get(job.id);
+    expect(after).toMatchObject({ state: "sent", provider_message_id: twilio.messages[0]!.sid });
   });
 
   test("a WhatsApp job taken but not started at a crash is sent normally", async () => {
