@@ -312,13 +312,21 @@ function twilioError(error: unknown): TwilioError | null {
   return { status, code: typeof code === "number" ? code : undefined, message: error.message };
 }
 
+/** Failures before a connection was made: the request cannot have reached Twilio. */
+const NeverConnected = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ConnectionRefused"]);
+
 function classifyTwilioError(error: unknown, template: boolean): DeliveryResult {
   const twilioFailure = twilioError(error);
   if (!twilioFailure) {
     // The SDK rejects with axios' error when no HTTP answer came back: reset, refused, timeout.
     const cause = (error as { code?: unknown })?.code;
     const reason = typeof cause === "string" ? cause : String((error as Error)?.message ?? error);
-    return { outcome: "retry", error: `Twilio unreachable: ${reason}` };
+    const neverConnected = typeof cause === "string" && NeverConnected.has(cause);
+    return {
+      outcome: "retry",
+      error: `Twilio unreachable: ${reason}`,
+      mayHaveLanded: !neverConnected,
+    };
   }
 
   const { status, code } = twilioFailure;
@@ -330,9 +338,11 @@ function classifyTwilioError(error: unknown, template: boolean): DeliveryResult 
       : "outside the 24-hour window free text is not allowed; configure a template";
     return { outcome: "failed", error: `${described} (${advice})` };
   }
-  if (code === TooManyRequests || code === SenderRateLimited || status === 429 || status >= 500) {
+  if (code === TooManyRequests || code === SenderRateLimited || status === 429) {
     return { outcome: "retry", error: described };
   }
+  // Twilio may have created the message before its error: the retry looks before it sends.
+  if (status >= 500) return { outcome: "retry", error: described, mayHaveLanded: true };
   if (code === AuthenticationFailed || status === 401) {
     return { outcome: "failed", error: `${described} (check TWILIO_ACCOUNT_SID and the token)` };
   }

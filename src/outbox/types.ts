@@ -29,7 +29,17 @@ export type DeliveryResult =
    * Worth trying again later: rate limits, 5xx, network. `sendStartedAt` keeps an interrupted
    * request's start, so the next attempt looks for its message before sending another.
    */
-  | { outcome: "retry"; error: string; retryAfterMs?: number; sendStartedAt?: number }
+  | {
+      outcome: "retry";
+      error: string;
+      retryAfterMs?: number;
+      sendStartedAt?: number;
+      /**
+       * The request may have reached the provider though no answer said so (a timeout, a
+       * reset, a 5xx): a WhatsApp retry must look for the message before sending another.
+       */
+      mayHaveLanded?: boolean;
+    }
   /** Trying again would not help. `optedOut` turns the user's WhatsApp off. */
   | { outcome: "failed"; error: string; optedOut?: boolean }
   /** Not sent on purpose, such as no provider configured; the message went to the log. */

@@ -171,7 +171,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
           const sent = await attempt(startedAt, () =>
             options.whatsapp.send(message(job), job.idempotencyKey),
           );
-          finish(job, sent);
+          const uncertain = sent.outcome === "retry" && sent.mayHaveLanded === true;
+          finish(job, uncertain ? { ...sent, sendStartedAt: startedAt } : sent);
         }),
       );
     }

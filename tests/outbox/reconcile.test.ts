@@ -306,6 +306,41 @@ describe("a WhatsApp send cut short by a crash", () => {
     expect(twilio.requests.filter((r) => r.method === "GET")).toHaveLength(4);
   });
 
+  test("a request that timed out may have landed: the retry looks before it sends", async () => {
+    const live = fresh();
+    const id = addJob(live, "your case moved");
+    twilio.setMode("slow");
+    const impatient = createTwilioSender({
+      accountSid: AccountSid,
+      authToken: AuthToken,
+      from: "+14155238886",
+      contentSids: {},
+      apiBaseUrl: twilio.url,
+      logger,
+      timeoutMs: 50,
+    });
+    expect(await worker(live, impatient).runOnce()).toMatchObject({ retried: 1 });
+    expect(job(live, id).send_started_at).not.toBeNull();
+    // Twilio took the message after all, once the client had given up on the answer.
+    const deadline = Date.now() + 5_000;
+    while (twilio.messages.length === 0 && Date.now() < deadline) await Bun.sleep(10);
+    expect(twilio.messages).toHaveLength(1);
+
+    twilio.setMode("ok");
+    clock.advance(ReconcileAfterMs);
+    expect(await worker(live).runOnce()).toMatchObject({ sent: 1 });
+    expect(twilio.messages).toHaveLength(1);
+    expect(job(live, id).provider_message_id).toBe(twilio.messages[0]!.sid);
+  });
+
+  test("a refusal that cannot have sent anything clears the start", async () => {
+    const live = fresh();
+    const id = addJob(live, "your case moved");
+    twilio.failNext("too_many_requests");
+    expect(await worker(live).runOnce()).toMatchObject({ retried: 1 });
+    expect(job(live, id).send_started_at).toBeNull();
+  });
+
   test("two jobs to one number are never in flight together", async () => {
     const live = fresh();
     addJob(live, "first to this number");
