@@ -542,12 +542,13 @@ export function writeDescription(
     receipt: facts.receipt,
     tracking: facts.tracking ?? "",
   };
-  return ids
-    .map((id) => {
-      const template: Template = Descriptions[id];
-      return fillSlots(language === "en" ? (template.en[0] ?? "") : template[language], slots);
-    })
-    .join(" ");
+  let out = "";
+  for (const id of ids) {
+    const template: Template = Descriptions[id];
+    const text = language === "en" ? (template.en[0] ?? "") : template[language];
+    out += (out === "" ? "" : " ") + fillSlots(text, slots);
+  }
+  return out;
 }
 
 const MonthsEn = [
@@ -595,20 +596,25 @@ const MonthsEs = [
 
 /** "2026-05-04" in each language: "May 4, 2026", "4 de mayo de 2026", "4 de maio de 2026". */
 export function formatDate(isoDate: string, language: DescriptionLanguage): string {
-  const key = `${language}${isoDate}`;
-  let formatted = Formatted.get(key);
+  const formattedIn = Formatted[language];
+  let formatted = formattedIn.get(isoDate);
   if (formatted === undefined) {
-    // A few years of days in three languages; the bound only guards against odd input.
-    if (Formatted.size >= 10_000) Formatted.clear();
+    // A few years of days; the bound only guards against odd input.
+    if (formattedIn.size >= 10_000) formattedIn.clear();
     formatted = formatNewDate(isoDate, language);
-    Formatted.set(key, formatted);
+    formattedIn.set(isoDate, formatted);
   }
   return formatted;
 }
 
 // Every description the simulator writes, and every one translated, names a date or two, and
-// the same few hundred days come up again and again.
-const Formatted = new Map<string, string>();
+// the same few hundred days come up again and again. A map per language, so a look-up needs
+// no key built.
+const Formatted: Record<DescriptionLanguage, Map<string, string>> = {
+  en: new Map(),
+  es: new Map(),
+  pt: new Map(),
+};
 
 function formatNewDate(isoDate: string, language: DescriptionLanguage): string {
   const [year, month, day] = isoDate.split("-").map(Number) as [number, number, number];
