@@ -138,11 +138,7 @@ const watchersIn = (db: Executor) =>
 
 const latestIn = (db: Executor) =>
   db
-    .select({
-      update: statusUpdates,
-      updateCount: sql<number>`(select count(*) from ${statusUpdates} as counted
-        where counted.case_id = ${statusUpdates.caseId})`.mapWith(Number),
-    })
+    .select()
     .from(statusUpdates)
     .where(
       inArray(
@@ -152,6 +148,16 @@ const latestIn = (db: Executor) =>
           group by ${statusUpdates.caseId})`,
       ),
     )
+    .prepare();
+
+// Its own statement: as a subquery of latestIn, drizzle writes the outer case_id unqualified,
+// and inside the subquery that names the inner table's, so every update would be counted.
+const countsIn = (db: Executor) =>
+  db
+    .select({ caseId: statusUpdates.caseId, updateCount: count() })
+    .from(statusUpdates)
+    .where(inArray(statusUpdates.caseId, jsonList("caseIds")))
+    .groupBy(statusUpdates.caseId)
     .prepare();
 
 /**
@@ -180,9 +186,13 @@ export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string
 export function loadCaseRecords(db: Executor, caseIds: number[]): Map<number, CaseRecordState> {
   const records = new Map<number, CaseRecordState>();
   if (caseIds.length === 0) return records;
-  const rows = prepared(db, latestIn).all({ caseIds: JSON.stringify(caseIds) });
-  for (const { update, updateCount } of rows) {
-    records.set(update.caseId, { latest: update, updateCount });
+  const ids = JSON.stringify(caseIds);
+  const counts = new Map<number, number>();
+  for (const row of prepared(db, countsIn).all({ caseIds: ids })) {
+    counts.set(row.caseId, row.updateCount);
+  }
+  for (const latest of prepared(db, latestIn).all({ caseIds: ids })) {
+    records.set(latest.caseId, { latest, updateCount: counts.get(latest.caseId) ?? 0 });
   }
   return records;
 }

@@ -194,3 +194,41 @@ describe("a case whose last update covers the answer", () => {
     expect(fx.caseRow(kase.id).checkError).toBeNull();
   });
 });
+
+test("the plan is told each case's own number of updates", async () => {
+  const counts: [number, number][] = [];
+  const fx = setup({
+    planNotifications: (_tx, { case: kase, updateCount }) => {
+      counts.push([kase.id, updateCount]);
+      return {
+        notified: 0,
+        emailNotifyStatus: "skipped",
+        whatsappNotifyStatus: "skipped",
+        emailNotifyLastError: "test",
+        whatsappNotifyLastError: "test",
+      };
+    },
+  });
+  const busy = fx.addCase("EAC2690000001");
+  const quiet = fx.addCase("EAC2690000002");
+  fx.uscis.found("EAC2690000001");
+  fx.uscis.found("EAC2690000002");
+  await fx.checker.tick();
+  for (const title of ["Case Was Approved", "Case Was Received", "Case Was Approved"]) {
+    fx.clock.advance(7 * Hour);
+    fx.uscis.found("EAC2690000001", { statusTitle: title });
+    await fx.checker.tick();
+  }
+  fx.clock.advance(7 * Hour);
+  fx.uscis.found("EAC2690000002", { statusTitle: "Case Was Approved" });
+  await fx.checker.tick();
+
+  expect(counts).toEqual([
+    [busy.id, 1],
+    [quiet.id, 1],
+    [busy.id, 2],
+    [busy.id, 3],
+    [busy.id, 4],
+    [quiet.id, 2],
+  ]);
+});
