@@ -544,11 +544,32 @@ export function writeDescription(
   };
   let out = "";
   for (const id of ids) {
-    const template: Template = Descriptions[id];
-    const text = language === "en" ? (template.en[0] ?? "") : template[language];
-    out += (out === "" ? "" : " ") + fillSlots(text, slots);
+    const pieces = writtenPieces(id)[language];
+    if (out !== "") out += " ";
+    out += pieces[0] ?? "";
+    for (let i = 1; i < pieces.length; i += 2) {
+      const name = pieces[i]!;
+      out += (slots[name as keyof typeof slots] ?? `{${name}}`) + pieces[i + 1];
+    }
   }
   return out;
+}
+
+/** Each description's written wording cut at its slots, per language, once. */
+const WrittenPieces: Partial<Record<DescriptionId, Record<DescriptionLanguage, string[]>>> = {};
+
+function writtenPieces(id: DescriptionId): Record<DescriptionLanguage, string[]> {
+  let pieces = WrittenPieces[id];
+  if (!pieces) {
+    const template: Template = Descriptions[id];
+    pieces = {
+      en: piecesOf(template.en[0] ?? ""),
+      es: piecesOf(template.es),
+      pt: piecesOf(template.pt),
+    };
+    WrittenPieces[id] = pieces;
+  }
+  return pieces;
 }
 
 const MonthsEn = [
@@ -645,10 +666,6 @@ function fillPieces(template: string, value: (name: string) => string | undefine
     out += (value(name) ?? `{${name}}`) + pieces[i + 1];
   }
   return out;
-}
-
-function fillSlots(text: string, slots: Record<string, string>): string {
-  return fillPieces(text, (name) => slots[name]);
 }
 
 const SlotPatterns: Record<string, string> = {
