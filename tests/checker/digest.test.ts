@@ -24,13 +24,13 @@ function countingCatalogue() {
 }
 
 describe("observationDigest", () => {
+  const Tagged = `<b>Receipt</b> ${Receipt}`;
   const base = observation(Receipt, { history: [Received] });
 
   test("markup, entities and spacing do not move it", () => {
     const reformatted = observation(Receipt, {
       statusTitle: " Case  Was Received",
-      statusDescription:
-        `On March&nbsp;1, 2026, we   received your Form I-130, ` + `<b>Receipt</b> ${Receipt}.`,
+      statusDescription: `On March&nbsp;1, 2026, we   received your Form I-130, ${Tagged}.`,
       history: [{ ...Received, description: "<p>Received.</p>" }],
     });
     expect(observationDigest(reformatted)).toBe(observationDigest(base));
