@@ -306,7 +306,11 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   for (const { receiptNumber, result } of batch) {
     if (result.kind !== "found") continue;
     const { observation } = result;
-    found.set(receiptNumber, { observation, digest: observationDigest(observation) });
+    try {
+      found.set(receiptNumber, { observation, digest: observationDigest(observation) });
+    } catch {
+      // An answer that cannot be read fails alone, in recordResult, like any other.
+    }
   }
   try {
     const outcomes = ctx.db.transaction((tx) => {
@@ -362,7 +366,8 @@ function recordResult(
 
       switch (result.kind) {
         case "found":
-          return recordFound(ctx, tx, state, found!, records, now);
+          if (!found) throw new Error("the answer could not be digested");
+          return recordFound(ctx, tx, state, found, records, now);
         case "not_found":
           return recordNotFound(ctx, tx, state, now);
         case "invalid_receipt":

@@ -232,3 +232,20 @@ test("the plan is told each case's own number of updates", async () => {
     [quiet.id, 2],
   ]);
 });
+
+test("an answer that cannot be digested fails alone and stays due", async () => {
+  const fx = setup();
+  const [bad, good] = ["EAC2690000001", "EAC2690000002"];
+  const badCase = fx.addCase(bad);
+  const goodCase = fx.addCase(good);
+  const malformed = observation(bad, { history: null as unknown as [] });
+  fx.uscis.answer(bad, { kind: "found", observation: malformed });
+  fx.uscis.found(good);
+
+  const summary = await fx.checker.tick();
+
+  expect(summary).toMatchObject({ checked: 2, changed: 1, failed: 1 });
+  expect(fx.updatesOf(goodCase.id)).toHaveLength(1);
+  expect(fx.updatesOf(badCase.id)).toHaveLength(0);
+  expect(fx.receiptRow(bad)).toMatchObject({ priority: true, lastCheckedAt: null });
+});
