@@ -176,7 +176,8 @@ async function checkAll(dir: string, databasePath: string, clock: Clock): Promis
 
 function rows(label: string, run: RunResult, count: number, extra: boolean): BenchRow[] {
   const rate = run.checked / run.seconds;
-  const done = run.checked === count ? "" : `, ${formatInt(run.checked)} of ${count} in 60 s`;
+  const done =
+    run.checked === count ? "" : `, ${formatInt(run.checked)} of ${formatInt(count)} in 60 s`;
   progress(
     Name,
     `${label}: ${formatInt(run.checked)} receipts in ${formatMs(run.seconds * 1000)}, ` +
