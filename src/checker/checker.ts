@@ -22,12 +22,15 @@ import {
   classifyChange,
   cleanText,
   mergeHistory,
+  observationDigest,
   readHistory,
 } from "./observation.ts";
 import {
+  type CaseRecordState,
   dueReceipts,
   type Executor,
   insertStatusUpdate,
+  loadCaseRecords,
   loadReceipts,
   type ReceiptRow,
   type ReceiptState,
@@ -36,9 +39,9 @@ import {
   setCheckError,
   setLastStatusUpdate,
   setNotifyFields,
+  setObservedDigest,
   updateReceipt,
   type Watcher,
-  type WatcherState,
 } from "./receipts.queries.ts";
 
 /** The part of the status catalogue the checker uses; tests may pass their own. */
@@ -195,14 +198,27 @@ function logTick(
 /**
  * Answers are written in batches, one transaction each: a commit is an fsync (about a
  * millisecond under synchronous=FULL), which would otherwise cost more than checking a
- * receipt with the simulator. A batch closes at BatchSize answers or BatchMs after it opened,
- * so at Torch's pace (a call every 100 ms or more) each answer is still written at once.
- * Writing one receipt takes about a millisecond of CPU (three messages rendered, some ten
- * prepared statements, 20 KB of rows), so 25 keep the event loop from HTTP requests for some
- * 25 ms at most.
+ * receipt with the simulator. A batch closes at the batch size or BatchMs after it opened, so
+ * at Torch's pace (a call every 100 ms or more) each answer is still written at once.
+ *
+ * Writing a batch holds the event loop, and HTTP requests wait behind it, so its size follows
+ * what writing costs: a receipt whose answer changed takes about a millisecond (messages
+ * rendered, some ten statements, 20 KB of rows), one that answered as before a small fraction
+ * of that. Each batch is sized from the cost per receipt of the one before, to take about
+ * BatchTargetMs, never fewer than MinBatch receipts (what a batch of changes always was) nor
+ * more than MaxBatch.
  */
-const BatchSize = 25;
+const MinBatch = 25;
+const MaxBatch = 400;
+const BatchTargetMs = 25;
 const BatchMs = 10;
+
+/** The next batch's size, from how long writing the last one took. */
+export function nextBatchSize(receipts: number, tookMs: number): number {
+  if (receipts === 0) return MinBatch;
+  const perReceipt = Math.max(tookMs, 0.001) / receipts;
+  return Math.max(MinBatch, Math.min(MaxBatch, Math.floor(BatchTargetMs / perReceipt)));
+}
 
 interface Answered {
   receiptNumber: string;
@@ -215,11 +231,12 @@ async function checkDueReceipts(ctx: CheckerContext, summary: TickSummary): Prom
   const due = dueReceipts(ctx.db, ctx.clock.now(), budget);
 
   let next = 0;
+  let batchSize = MinBatch;
   while (next < due.length) {
     const batch: Answered[] = [];
     const opened = performance.now();
     let rateLimited = false;
-    while (next < due.length && batch.length < BatchSize && performance.now() - opened < BatchMs) {
+    while (next < due.length && batch.length < batchSize && performance.now() - opened < BatchMs) {
       const receiptNumber = due[next]!;
       next += 1;
       const result = await fetchResult(ctx.source, receiptNumber);
@@ -231,7 +248,9 @@ async function checkDueReceipts(ctx: CheckerContext, summary: TickSummary): Prom
     }
 
     summary.checked += batch.length;
+    const writing = performance.now();
     addOutcome(summary, recordBatch(ctx, batch));
+    batchSize = nextBatchSize(batch.length, performance.now() - writing);
     if (rateLimited) {
       // Every further call would be refused too; what is left stays due for the next tick.
       summary.rateLimited = true;
@@ -265,18 +284,54 @@ async function fetchResult(source: CaseStatusSource, receiptNumber: string) {
 
 type Answer = Exclude<SourceResult, { kind: "rate_limited" }>;
 
+/** A found answer with its digest, taken once for all the cases that watch the receipt. */
+interface Found {
+  observation: Observation;
+  digest: string;
+}
+
+/**
+ * True when the case's last status update already covers this very answer: comparing again
+ * could only find what the comparison that set the digest found, no change.
+ */
+function covered(watcher: Watcher, found: Found): boolean {
+  return watcher.case.observedDigest === found.digest;
+}
+
 /** One transaction for the batch; counted only once it committed. */
 function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   const total: Outcome = { changed: 0, notFound: 0, failed: 0 };
   if (batch.length === 0) return total;
+  const found = new Map<string, Found>();
+  for (const { receiptNumber, result } of batch) {
+    if (result.kind !== "found") continue;
+    const { observation } = result;
+    try {
+      found.set(receiptNumber, { observation, digest: observationDigest(observation) });
+    } catch {
+      // An answer that cannot be read fails alone, in recordResult, like any other.
+    }
+  }
   try {
     const outcomes = ctx.db.transaction((tx) => {
       const states = loadReceipts(
         tx,
         batch.map((answered) => answered.receiptNumber),
       );
+      // Only the cases an answer may have changed are read in full.
+      const uncovered: number[] = [];
+      for (const [receiptNumber, answer] of found) {
+        for (const watcher of states.get(receiptNumber)?.watchers ?? []) {
+          if (!covered(watcher, answer)) uncovered.push(watcher.case.id);
+        }
+      }
+      const records = loadCaseRecords(tx, uncovered);
       return batch.map(({ receiptNumber, result }) =>
-        recordResult(ctx, tx, receiptNumber, states.get(receiptNumber), result),
+        recordResult(ctx, tx, states.get(receiptNumber), result, {
+          found: found.get(receiptNumber),
+          records,
+          receiptNumber,
+        }),
       );
     });
     for (const outcome of outcomes) addOutcome(total, outcome);
@@ -288,13 +343,20 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   return total;
 }
 
+interface ResultContext {
+  receiptNumber: string;
+  /** Set when the answer is "found". */
+  found: Found | undefined;
+  records: Map<number, CaseRecordState>;
+}
+
 /** Each receipt in a savepoint of its own: one that fails takes only its own writes back. */
 function recordResult(
   ctx: CheckerContext,
   tx: Executor,
-  receiptNumber: string,
   state: ReceiptState | undefined,
   result: Answer,
+  { receiptNumber, found, records }: ResultContext,
 ): Outcome {
   const now = ctx.clock.now();
   try {
@@ -304,7 +366,8 @@ function recordResult(
 
       switch (result.kind) {
         case "found":
-          return recordFound(ctx, tx, state, result.observation, now);
+          if (!found) throw new Error("the answer could not be digested");
+          return recordFound(ctx, tx, state, found, records, now);
         case "not_found":
           return recordNotFound(ctx, tx, state, now);
         case "invalid_receipt":
@@ -324,16 +387,28 @@ function caseIds(watchers: Watcher[]): number[] {
   return watchers.map((watcher) => watcher.case.id);
 }
 
+/** No updates yet: a case that has never been written for. */
+const NoRecord: CaseRecordState = { latest: undefined, updateCount: 0 };
+
 function recordFound(
   ctx: CheckerContext,
   tx: Executor,
   { receipt, watchers }: ReceiptState,
-  observation: Observation,
+  found: Found,
+  records: Map<number, CaseRecordState>,
   now: number,
 ): Outcome {
+  const { observation, digest } = found;
   let changed = 0;
   for (const watcher of watchers) {
-    if (writeCaseUpdate(ctx, tx, watcher, receipt, observation, now)) changed += 1;
+    if (covered(watcher, found)) continue;
+    const record = records.get(watcher.case.id) ?? NoRecord;
+    if (writeCaseUpdate(ctx, tx, { ...watcher, ...record }, receipt, found, now)) {
+      changed += 1;
+    } else {
+      // Next time the same answer needs no comparison.
+      setObservedDigest(tx, watcher.case.id, digest);
+    }
   }
   // Most cases have no error to clear; an UPDATE that changes nothing still costs a write.
   setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.case.checkError !== null)), null);
@@ -342,7 +417,7 @@ function recordFound(
   const settled = SettledCategories.has(ctx.catalogue.lookupStatus(title).category);
   recordReceiptCheck(tx, receipt.receiptNumber, {
     formType: observation.formType ?? receipt.formType,
-    lastObservation: observation,
+    observationDigest: digest,
     lastCheckedAt: now,
     lastAttemptAt: now,
     nextCheckAt: nextRegularCheck(ctx.cadence, receipt.receiptNumber, now, settled),
@@ -368,9 +443,9 @@ function recordOf(statusUpdate: StatusUpdateRow): CaseRecord {
 function writeCaseUpdate(
   ctx: CheckerContext,
   tx: Executor,
-  watcher: WatcherState,
+  watcher: Watcher & CaseRecordState,
   receipt: ReceiptRow,
-  observation: Observation,
+  { observation, digest }: Found,
   now: number,
 ): boolean {
   const previous = watcher.latest;
@@ -429,7 +504,7 @@ function writeCaseUpdate(
     updateCount: watcher.updateCount + 1,
   });
   setNotifyFields(tx, inserted.id, plan);
-  setLastStatusUpdate(tx, watcher.case.id, inserted.id);
+  setLastStatusUpdate(tx, watcher.case.id, inserted.id, digest);
   return true;
 }
 

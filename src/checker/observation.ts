@@ -1,4 +1,4 @@
-import type { HistoryEntry } from "../uscis/types.ts";
+import type { HistoryEntry, Observation } from "../uscis/types.ts";
 
 /** One line of status_updates.history, in the shape the API serves it. */
 export interface StoredHistoryEntry {
@@ -146,4 +146,37 @@ export function classifyChange(
   }
   if (changes.length === 0) return null;
   return { kind: "record_updated", detailMessage: `Record updated: ${changes.join(", ")}` };
+}
+
+/**
+ * Bumped whenever cleanText or what classifyChange compares changes meaning, so digests taken
+ * under the old rules stop matching and every case is compared in full once more.
+ */
+const DigestVersion = "1";
+
+/**
+ * A fingerprint of an answer in the terms change detection sees it: texts cleaned as
+ * classifyChange cleans them (so markup and spacing do not count), everything else as given,
+ * history in the order it came. Two answers with one digest compare equal against any record,
+ * so a case whose last update already covers this digest has nothing to learn from it; the
+ * converse need not hold (a thinner history has a digest of its own and is compared in full).
+ * SHA-256, so that equal digests mean equal answers and not a lucky collision.
+ */
+export function observationDigest(observation: Observation): string {
+  const canonical = JSON.stringify([
+    DigestVersion,
+    observation.formType,
+    cleanText(observation.statusTitle),
+    cleanText(observation.statusDescription),
+    observation.statusTitleEs,
+    observation.statusDescriptionEs,
+    observation.submittedAt,
+    observation.modifiedAt,
+    observation.history.map((entry) => [
+      entry.date,
+      cleanText(entry.description),
+      entry.descriptionEs,
+    ]),
+  ]);
+  return Bun.SHA256.hash(canonical, "base64") as string;
 }

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, exists, inArray, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, eq, exists, inArray, isNull, lte, min, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { prepared, setPlaceholders } from "../db/prepared.ts";
 import { cases, clients, receipts, statusUpdates, users } from "../db/schema.ts";
@@ -55,17 +55,35 @@ function isWatched(db: Executor) {
   );
 }
 
-/** Receipts to check now: just-watched ones first, then the longest overdue. */
-export function dueReceipts(db: Executor, now: number, limit: number): string[] {
-  if (limit <= 0) return [];
-  const rows = db
+const dueOfPriority = (priority: boolean) => (db: Executor) =>
+  db
     .select({ receiptNumber: receipts.receiptNumber })
     .from(receipts)
-    .where(and(lte(receipts.nextCheckAt, now), isWatched(db)))
-    .orderBy(desc(receipts.priority), asc(receipts.nextCheckAt), asc(receipts.receiptNumber))
-    .limit(limit)
-    .all();
-  return rows.map((row) => row.receiptNumber);
+    .where(
+      and(
+        eq(receipts.priority, priority),
+        lte(receipts.nextCheckAt, sql.placeholder("now")),
+        isWatched(db),
+      ),
+    )
+    .orderBy(asc(receipts.nextCheckAt), asc(receipts.receiptNumber))
+    .limit(sql.placeholder("limit"))
+    .prepare();
+const duePriority = dueOfPriority(true);
+const dueRegular = dueOfPriority(false);
+
+/**
+ * Receipts to check now: just-watched ones first, then the longest overdue. One statement per
+ * priority, so each walks receipts_due from its oldest entry and stops at the limit; ordered by
+ * (priority desc, next_check_at) in one, SQLite would gather and sort every due receipt, each
+ * tick, which with a backlog of 100,000 cost more than checking the tick's receipts.
+ */
+export function dueReceipts(db: Executor, now: number, limit: number): string[] {
+  if (limit <= 0) return [];
+  const first = prepared(db, duePriority).all({ now, limit });
+  const rest =
+    first.length < limit ? prepared(db, dueRegular).all({ now, limit: limit - first.length }) : [];
+  return [...first, ...rest].map((row) => row.receiptNumber);
 }
 
 export interface CheckerLag {
@@ -85,8 +103,8 @@ export function checkerLag(db: Executor, now: number): CheckerLag {
   return { lagMs: oldest === null ? 0 : Math.max(0, now - oldest), dueReceipts: row?.due ?? 0 };
 }
 
-/** A watcher with what its next update is compared with and counted after. */
-export interface WatcherState extends Watcher {
+/** What a watcher's next update is compared with and counted after. */
+export interface CaseRecordState {
   /** The case's newest status update, if it has one. */
   latest: StatusUpdateRow | undefined;
   /** Status updates the case has now. */
@@ -95,7 +113,7 @@ export interface WatcherState extends Watcher {
 
 export interface ReceiptState {
   receipt: ReceiptRow;
-  watchers: WatcherState[];
+  watchers: Watcher[];
 }
 
 /** A list bound as one JSON parameter, so a statement for any number of values is prepared once. */
@@ -110,13 +128,7 @@ const receiptsIn = (db: Executor) =>
 
 const watchersIn = (db: Executor) =>
   db
-    .select({
-      case: cases,
-      user: users,
-      client: clients,
-      updateCount: sql<number>`(select count(*) from ${statusUpdates}
-        where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number),
-    })
+    .select({ case: cases, user: users, client: clients })
     .from(cases)
     .innerJoin(users, eq(users.id, cases.userId))
     .innerJoin(clients, eq(clients.id, users.clientId))
@@ -138,12 +150,21 @@ const latestIn = (db: Executor) =>
     )
     .prepare();
 
+// Its own statement: as a subquery of latestIn, drizzle writes the outer case_id unqualified,
+// and inside the subquery that names the inner table's, so every update would be counted.
+const countsIn = (db: Executor) =>
+  db
+    .select({ caseId: statusUpdates.caseId, updateCount: count() })
+    .from(statusUpdates)
+    .where(inArray(statusUpdates.caseId, jsonList("caseIds")))
+    .groupBy(statusUpdates.caseId)
+    .prepare();
+
 /**
- * The receipts of a batch with their watching cases and each case's newest update, in three
- * statements rather than a few per receipt. Read inside the batch's transaction: nothing else
- * writes meanwhile, and recording one receipt touches only its own receipt, cases and updates,
- * so this is what each receipt would have read for itself. A receipt no longer in the table is
- * missing from the map.
+ * The receipts of a batch with their watching cases, in two statements rather than a few per
+ * receipt. Read inside the batch's transaction: nothing else writes meanwhile, and recording
+ * one receipt touches only its own receipt, cases and updates, so this is what each receipt
+ * would have read for itself. A receipt no longer in the table is missing from the map.
  */
 export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string, ReceiptState> {
   const numbers = JSON.stringify(receiptNumbers);
@@ -151,18 +172,29 @@ export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string
   for (const receipt of prepared(db, receiptsIn).all({ numbers })) {
     states.set(receipt.receiptNumber, { receipt, watchers: [] });
   }
-  const watchers = prepared(db, watchersIn).all({ numbers });
-  const caseIds = JSON.stringify(watchers.map((watcher) => watcher.case.id));
-  const latest = new Map<number, StatusUpdateRow>();
-  for (const row of prepared(db, latestIn).all({ caseIds })) latest.set(row.caseId, row);
-  for (const { updateCount, ...watcher } of watchers) {
-    states.get(watcher.case.receiptNumber)?.watchers.push({
-      ...watcher,
-      latest: latest.get(watcher.case.id),
-      updateCount,
-    });
+  for (const watcher of prepared(db, watchersIn).all({ numbers })) {
+    states.get(watcher.case.receiptNumber)?.watchers.push(watcher);
   }
   return states;
+}
+
+/**
+ * The newest update and the update count of each case given, in one statement. Only for the
+ * cases that need comparing: the newest update carries the whole history, the biggest thing
+ * the checker reads. A case without updates gets none.
+ */
+export function loadCaseRecords(db: Executor, caseIds: number[]): Map<number, CaseRecordState> {
+  const records = new Map<number, CaseRecordState>();
+  if (caseIds.length === 0) return records;
+  const ids = JSON.stringify(caseIds);
+  const counts = new Map<number, number>();
+  for (const row of prepared(db, countsIn).all({ caseIds: ids })) {
+    counts.set(row.caseId, row.updateCount);
+  }
+  for (const latest of prepared(db, latestIn).all({ caseIds: ids })) {
+    records.set(latest.caseId, { latest, updateCount: counts.get(latest.caseId) ?? 0 });
+  }
+  return records;
 }
 
 export function updateReceipt(
@@ -182,7 +214,7 @@ const receiptChecked = (db: Executor) =>
     .set(
       setPlaceholders(
         "formType",
-        "lastObservation",
+        "observationDigest",
         "lastCheckedAt",
         "lastAttemptAt",
         "nextCheckAt",
@@ -207,12 +239,34 @@ export function setCheckError(db: Executor, caseIds: number[], checkError: strin
 const lastUpdateOfCase = (db: Executor) =>
   db
     .update(cases)
-    .set(setPlaceholders("lastStatusUpdateId"))
+    .set(setPlaceholders("lastStatusUpdateId", "observedDigest"))
     .where(eq(cases.id, sql.placeholder("caseId")))
     .prepare();
 
-export function setLastStatusUpdate(db: Executor, caseId: number, statusUpdateId: number): void {
-  prepared(db, lastUpdateOfCase).run({ caseId, lastStatusUpdateId: statusUpdateId });
+/** The case's newest update, and the digest of the answer it was written from. */
+export function setLastStatusUpdate(
+  db: Executor,
+  caseId: number,
+  statusUpdateId: number,
+  observedDigest: string,
+): void {
+  prepared(db, lastUpdateOfCase).run({
+    caseId,
+    lastStatusUpdateId: statusUpdateId,
+    observedDigest,
+  });
+}
+
+const observedDigestOfCase = (db: Executor) =>
+  db
+    .update(cases)
+    .set(setPlaceholders("observedDigest"))
+    .where(eq(cases.id, sql.placeholder("caseId")))
+    .prepare();
+
+/** An answer compared in full that changed nothing: the case's last update covers it too. */
+export function setObservedDigest(db: Executor, caseId: number, observedDigest: string): void {
+  prepared(db, observedDigestOfCase).run({ caseId, observedDigest });
 }
 
 /** A status update as the checker writes it: every column given, so the row is known. */

@@ -74,7 +74,12 @@ export const receipts = sqliteTable(
   {
     receiptNumber: text("receipt_number").primaryKey(),
     formType: text("form_type"),
-    lastObservation: text("last_observation", { mode: "json" }),
+    /**
+     * observationDigest() of the last answer. Its text is not kept: what it says sits in the
+     * status updates it caused, nothing reads it back, and a receipt row is read and rewritten
+     * at every check, so it stays small.
+     */
+    observationDigest: text("observation_digest"),
     lastCheckedAt: integer("last_checked_at"),
     lastAttemptAt: integer("last_attempt_at"),
     nextCheckAt: integer("next_check_at").notNull(),
@@ -106,6 +111,12 @@ export const cases = sqliteTable(
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     checkError: text("check_error"),
     lastStatusUpdateId: integer("last_status_update_id"),
+    /**
+     * Written by the checker only: the observationDigest() of an answer that its last status
+     * update was found to cover (the answer it was written from, or a later one that changed
+     * nothing), so the same answer again needs no comparison. Null until the first update.
+     */
+    observedDigest: text("observed_digest"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     /**

@@ -542,12 +542,34 @@ export function writeDescription(
     receipt: facts.receipt,
     tracking: facts.tracking ?? "",
   };
-  return ids
-    .map((id) => {
-      const template: Template = Descriptions[id];
-      return fillSlots(language === "en" ? (template.en[0] ?? "") : template[language], slots);
-    })
-    .join(" ");
+  let out = "";
+  for (const id of ids) {
+    const pieces = writtenPieces(id)[language];
+    if (out !== "") out += " ";
+    out += pieces[0] ?? "";
+    for (let i = 1; i < pieces.length; i += 2) {
+      const name = pieces[i]!;
+      out += (slots[name as keyof typeof slots] ?? `{${name}}`) + pieces[i + 1];
+    }
+  }
+  return out;
+}
+
+/** Each description's written wording cut at its slots, per language, once. */
+const WrittenPieces: Partial<Record<DescriptionId, Record<DescriptionLanguage, string[]>>> = {};
+
+function writtenPieces(id: DescriptionId): Record<DescriptionLanguage, string[]> {
+  let pieces = WrittenPieces[id];
+  if (!pieces) {
+    const template: Template = Descriptions[id];
+    pieces = {
+      en: piecesOf(template.en[0] ?? ""),
+      es: piecesOf(template.es),
+      pt: piecesOf(template.pt),
+    };
+    WrittenPieces[id] = pieces;
+  }
+  return pieces;
 }
 
 const MonthsEn = [
@@ -595,20 +617,25 @@ const MonthsEs = [
 
 /** "2026-05-04" in each language: "May 4, 2026", "4 de mayo de 2026", "4 de maio de 2026". */
 export function formatDate(isoDate: string, language: DescriptionLanguage): string {
-  const key = `${language}${isoDate}`;
-  let formatted = Formatted.get(key);
+  const formattedIn = Formatted[language];
+  let formatted = formattedIn.get(isoDate);
   if (formatted === undefined) {
-    // A few years of days in three languages; the bound only guards against odd input.
-    if (Formatted.size >= 10_000) Formatted.clear();
+    // A few years of days; the bound only guards against odd input.
+    if (formattedIn.size >= 10_000) formattedIn.clear();
     formatted = formatNewDate(isoDate, language);
-    Formatted.set(key, formatted);
+    formattedIn.set(isoDate, formatted);
   }
   return formatted;
 }
 
 // Every description the simulator writes, and every one translated, names a date or two, and
-// the same few hundred days come up again and again.
-const Formatted = new Map<string, string>();
+// the same few hundred days come up again and again. A map per language, so a look-up needs
+// no key built.
+const Formatted: Record<DescriptionLanguage, Map<string, string>> = {
+  en: new Map(),
+  es: new Map(),
+  pt: new Map(),
+};
 
 function formatNewDate(isoDate: string, language: DescriptionLanguage): string {
   const [year, month, day] = isoDate.split("-").map(Number) as [number, number, number];
@@ -639,10 +666,6 @@ function fillPieces(template: string, value: (name: string) => string | undefine
     out += (value(name) ?? `{${name}}`) + pieces[i + 1];
   }
   return out;
-}
-
-function fillSlots(text: string, slots: Record<string, string>): string {
-  return fillPieces(text, (name) => slots[name]);
 }
 
 const SlotPatterns: Record<string, string> = {

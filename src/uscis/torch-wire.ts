@@ -241,22 +241,51 @@ export function utcToEastern(utcMs: number): WallTime {
 }
 
 const HourMs = 60 * 60 * 1000;
-const EasternDayCache = new Map<number, string>();
+const DayMs = 24 * HourMs;
 
-/** The Eastern calendar day of a UTC instant, "YYYY-MM-DD": the day USCIS would print. */
+/** The UTC instant of 2 a.m. local on the `nth` Sunday of a month (0-based), at `offsetH`. */
+function sundayAt2am(year: number, month: number, nth: number, offsetH: number): number {
+  const first = new Date(Date.UTC(year, month, 1)).getUTCDay();
+  const day = 1 + ((7 - first) % 7) + 7 * nth;
+  return Date.UTC(year, month, day, 2 + offsetH);
+}
+
+/** Per year, when daylight time starts and ends, in UTC: [start, end). */
+const DaylightSpans = new Map<number, [number, number]>();
+
+/**
+ * The Eastern calendar day of a UTC instant, "YYYY-MM-DD": the day USCIS would print. Since
+ * 2007 daylight time runs from 2 a.m. on the second Sunday of March to 2 a.m. on the first
+ * Sunday of November, which is all the arithmetic needs; the simulator asks dozens of times
+ * per answer, for instants all over a story's years, where Intl costs microseconds each.
+ * Earlier years go through Intl.
+ */
 export function easternDay(utcMs: number): string {
-  // Eastern offsets are whole hours and change on the hour, so one answer per UTC hour is
-  // exact; the cache spares Intl, which the simulator would otherwise call dozens of times
-  // per answer.
-  const hour = Math.floor(utcMs / HourMs);
-  const cached = EasternDayCache.get(hour);
-  if (cached) return cached;
-  const wall = utcToEastern(utcMs);
-  const day = `${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)}`;
-  if (EasternDayCache.size >= 50_000) EasternDayCache.clear();
-  EasternDayCache.set(hour, day);
+  const year = new Date(utcMs).getUTCFullYear();
+  if (year < 2008) {
+    const wall = utcToEastern(utcMs);
+    return `${pad(wall.year, 4)}-${pad(wall.month)}-${pad(wall.day)}`;
+  }
+  let span = DaylightSpans.get(year);
+  if (!span) {
+    // 2 a.m. standard time (UTC-5) in March, 2 a.m. daylight time (UTC-4) in November.
+    span = [sundayAt2am(year, 2, 1, 5), sundayAt2am(year, 10, 0, 4)];
+    DaylightSpans.set(year, span);
+  }
+  const offsetH = utcMs >= span[0] && utcMs < span[1] ? 4 : 5;
+  const dayNumber = Math.floor((utcMs - offsetH * HourMs) / DayMs);
+  let day = EasternDays.get(dayNumber);
+  if (day === undefined) {
+    day = new Date(dayNumber * DayMs).toISOString().slice(0, 10);
+    // Decades of days; the bound only guards against odd input.
+    if (EasternDays.size >= 50_000) EasternDays.clear();
+    EasternDays.set(dayNumber, day);
+  }
   return day;
 }
+
+/** "YYYY-MM-DD" per day since the epoch: the same days come up again and again. */
+const EasternDays = new Map<number, string>();
 
 function wallAsUtc(wall: WallTime): number {
   return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);

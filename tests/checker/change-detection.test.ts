@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { observationDigest } from "../../src/checker/observation.ts";
 import { cases } from "../../src/db/schema.ts";
-import { Hour, setup } from "./fixtures.ts";
+import { Hour, observation, setup } from "./fixtures.ts";
 
 const Receipt = "IOE0912345678";
 
@@ -15,7 +16,7 @@ describe("first observation", () => {
     const fx = setup();
     const kase = fx.addCase(Receipt);
     fx.db.update(cases).set({ checkError: "not_found" }).run();
-    fx.uscis.found(Receipt, {
+    const answer = {
       history: [
         {
           date: "2026-03-01",
@@ -23,7 +24,8 @@ describe("first observation", () => {
           descriptionEs: null,
         },
       ],
-    });
+    };
+    fx.uscis.found(Receipt, answer);
 
     const summary = await fx.checker.tick();
 
@@ -57,7 +59,8 @@ describe("first observation", () => {
     const receipt = fx.receiptRow(Receipt);
     expect(receipt.lastCheckedAt).toBe(fx.clock.now());
     expect(receipt.priority).toBe(false);
-    expect(receipt.lastObservation).toMatchObject({ statusTitle: "Case Was Received" });
+    expect(receipt.observationDigest).toBe(observationDigest(observation(Receipt, answer)));
+    expect(after.observedDigest).toBe(receipt.observationDigest);
   });
 
   test("keeps the English where no Portuguese is known; unknown titles stay", async () => {

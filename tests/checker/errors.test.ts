@@ -123,7 +123,7 @@ describe("USCIS unavailable", () => {
       consecutiveFailures: 7,
       lastError: "503 Service Unavailable",
       lastCheckedAt: observed.lastCheckedAt,
-      lastObservation: observed.lastObservation,
+      observationDigest: observed.observationDigest,
     });
     expect(fx.updatesOf(kase.id)).toHaveLength(1);
 

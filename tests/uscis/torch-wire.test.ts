@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   cleanText,
+  easternDay,
   formatEasternDateTime,
   normalizeFormType,
   parseEasternDateTime,
@@ -219,6 +220,21 @@ describe("US Eastern times", () => {
     expect(parseHistoryDate("09-05-2023 23:30:00")).toBe("2023-09-05");
     expect(parseHistoryDate("9-5-2023")).toBe("2023-09-05");
     expect(parseHistoryDate("2023-02-30")).toBeNull();
+  });
+
+  test("the Eastern day agrees with the time zone database, around every change", () => {
+    const day = (utcMs: number) => formatEasternDateTime(utcMs).slice(0, 10);
+    const asIso = (wall: string) => `${wall.slice(6, 10)}-${wall.slice(0, 2)}-${wall.slice(3, 5)}`;
+    // Every 97 minutes for 30 years, so every change and every midnight is passed many ways.
+    for (let at = Date.UTC(2008, 0, 1); at < Date.UTC(2038, 0, 1); at += 97 * 60_000) {
+      if (easternDay(at) !== asIso(day(at))) expect([at, easternDay(at)]).toEqual([at, day(at)]);
+    }
+    // Midnight falls at 04:00 UTC in summer and 05:00 in winter.
+    expect(easternDay(Date.UTC(2024, 6, 4, 3, 59))).toBe("2024-07-03");
+    expect(easternDay(Date.UTC(2024, 6, 4, 4, 0))).toBe("2024-07-04");
+    expect(easternDay(Date.UTC(2024, 0, 4, 4, 59))).toBe("2024-01-03");
+    expect(easternDay(Date.UTC(2024, 0, 4, 5, 0))).toBe("2024-01-04");
+    expect(easternDay(Date.UTC(2001, 0, 4, 5, 0))).toBe("2001-01-04");
   });
 
   test("formatting is the inverse, in both seasons", () => {

@@ -1,0 +1,3 @@
+ALTER TABLE `cases` ADD `observed_digest` text;--> statement-breakpoint
+ALTER TABLE `receipts` ADD `observation_digest` text;--> statement-breakpoint
+ALTER TABLE `receipts` DROP COLUMN `last_observation`;
