@@ -150,7 +150,8 @@ describe("cases.client_id, the owner's partner", () => {
               (12, 'EAC9999103403', 'FLOW0000002', 0, 0)`,
     );
 
-    expect(migrate(handle)).toBe(1);
+    // 0001 (this column) and the migrations after it.
+    expect(migrate(handle)).toBe(2);
     expect(sqlite.query("SELECT user_case_id, client_id FROM cases ORDER BY id").all()).toEqual([
       { user_case_id: "FLOW0000001", client_id: 1 },
       { user_case_id: "FLOW0000002", client_id: 2 },
