@@ -1,7 +1,7 @@
 import { and, desc, eq, getTableColumns, gte, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
 import { preparedPerDatabase } from "../db/prepared.ts";
-import { cases, receipts, statusUpdates, users } from "../db/schema.ts";
+import { cases, statusUpdates, users } from "../db/schema.ts";
 
 export type CaseRow = typeof cases.$inferSelect;
 export type StatusUpdateRow = typeof statusUpdates.$inferSelect;
@@ -15,11 +15,15 @@ const p = sql.placeholder;
  * read's one row several times faster that way, and a list's rows too. Every case has its
  * receipt (a foreign key).
  */
-const receiptLastChecked = sql<number | null>`(select ${receipts.lastCheckedAt} from ${receipts}
-  where ${receipts.receiptNumber} = ${cases.receiptNumber})`;
+// Spelled out with table names: in a query over `cases` alone drizzle writes its columns
+// unqualified, and inside this subquery a bare "receipt_number" is the receipt's own column,
+// which made every case read show the first receipt's check.
+const receiptLastChecked = sql<number | null>`(select "receipts"."last_checked_at"
+  from "receipts" where "receipts"."receipt_number" = "cases"."receipt_number")`;
 
-const updateCount = sql<number>`(select count(*) from ${statusUpdates}
-  where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number);
+// Table names spelled out, as in receiptLastChecked: a bare "id" here would be the update's.
+const updateCount = sql<number>`(select count(*) from "status_updates"
+  where "status_updates"."case_id" = "cases"."id")`.mapWith(Number);
 
 /** A case row with what its summary needs: the newest update, the count, the receipt's check. */
 const summaryColumns = {

@@ -110,8 +110,9 @@ export function listDeliveries(
 
 // ---- what events carry ------------------------------------------------------------------------
 
-const updateCount = sql<number>`(select count(*) from ${statusUpdates}
-  where ${statusUpdates.caseId} = ${cases.id})`.mapWith(Number);
+// Table names spelled out, as in receiptLastChecked: a bare "id" here would be the update's.
+const updateCount = sql<number>`(select count(*) from "status_updates"
+  where "status_updates"."case_id" = "cases"."id")`.mapWith(Number);
 
 /** One case as its CaseSummary needs it, with the user it belongs to. */
 export function findCaseSummary(

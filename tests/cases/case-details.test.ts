@@ -55,6 +55,30 @@ const read = (caseId: number, headers: Record<string, string> = {}) =>
   t.call("GET", `/v1/users/${userId}/cases/${caseId}`, { as: acme, headers });
 
 describe("the case read's body", () => {
+  test("last_checked is the case's own receipt's, and null before its first check", async () => {
+    const first = await checkedCase("EAC9999103403");
+    t.database.sqlite.run("UPDATE receipts SET last_checked_at = 1000 WHERE receipt_number = ?", [
+      "EAC9999103403",
+    ]);
+    const second = await checkedCase("EAC9999103404");
+    t.database.sqlite.run("UPDATE receipts SET last_checked_at = 2000 WHERE receipt_number = ?", [
+      "EAC9999103404",
+    ]);
+    const unchecked = (
+      await t.call("POST", `/v1/users/${userId}/cases`, {
+        as: acme,
+        body: { receipt_number: "EAC9999103405" },
+      })
+    ).json.case.id;
+
+    const lastChecked = async (caseId: number) => (await read(caseId)).json.case.last_checked;
+    expect(await lastChecked(first)).toBe(new Date(1000).toISOString());
+    expect(await lastChecked(second)).toBe(new Date(2000).toISOString());
+    expect(await lastChecked(unchecked)).toBeNull();
+    const backOffice = await t.call("GET", `/v1/client/cases/${second}`, { as: acme });
+    expect(backOffice.json.case.last_checked).toBe(new Date(2000).toISOString());
+  });
+
   test("history carries the Spanish and Portuguese texts the checker stored", async () => {
     const caseId = await checkedCase();
     const stored = t.database.sqlite
