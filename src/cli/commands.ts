@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
 import type { Logger } from "../logger.ts";
 import { createPartnersService } from "../partners/partners.service.ts";
+import type { Quota } from "../uscis/quota.ts";
 import { normalizeReceipt } from "../uscis/receipt.ts";
 import { serveSimulator } from "../uscis/simulator-server.ts";
 import { createSource } from "../uscis/source.ts";
@@ -122,10 +123,12 @@ export async function checkCommand(config: Config, logger: Logger, input: string
     return 2;
   }
   const database = openDatabase(config.databasePath);
+  let quota: Quota | undefined;
   try {
     migrate(database);
-    const { source } = createSource(config, { db: database.db, clock: systemClock, logger });
-    const result = await source.fetch(normalized.receipt);
+    const created = createSource(config, { db: database.db, clock: systemClock, logger });
+    quota = created.quota;
+    const result = await created.source.fetch(normalized.receipt);
     if (result.kind !== "found") {
       console.error(
         `${normalized.receipt}: ${result.kind}${"reason" in result ? ` (${result.reason})` : ""}`,
@@ -135,6 +138,7 @@ export async function checkCommand(config: Config, logger: Logger, input: string
     console.log(JSON.stringify(toCheckResponse(result.observation, Date.now(), false), null, 2));
     return 0;
   } finally {
+    quota?.release();
     database.close();
   }
 }

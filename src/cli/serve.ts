@@ -142,6 +142,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       Promise.all([stopped, outbox.stop()]),
       Bun.sleep(Math.max(0, deadline - Date.now())),
     ]);
+    quota.release();
     database.close();
     instance.release();
     logger.info({ signal }, "stopped");

@@ -15,6 +15,8 @@ export interface Quota {
   tryConsume(): boolean;
   used(): number;
   remaining(): number;
+  /** Gives back what is left of a reserved block, on a clean stop: only a crash forfeits it. */
+  release(): void;
 }
 
 export interface QuotaOptions {
@@ -25,8 +27,9 @@ export interface QuotaOptions {
   /**
    * Calls counted ahead with one write, then handed out from memory. Each write is a commit
    * (an fsync under synchronous=FULL, about a millisecond): nothing next to Torch's 10 calls a
-   * second, but most of the cost of a call to the in-process simulator. A crash forfeits what
-   * is left of one block, which errs towards fewer calls, never more. Defaults to 1.
+   * second, but most of the cost of a call to the in-process simulator. `release` gives back
+   * what is left on a clean stop; a crash forfeits it, which errs towards fewer calls, never
+   * more. Defaults to 1.
    */
   reserveBlock?: number;
 }
@@ -82,5 +85,13 @@ export function createQuota(options: QuotaOptions): Quota {
     },
     used,
     remaining: () => Math.max(0, dailyLimit - used()),
+    release() {
+      if (reserved.left === 0) return;
+      db.update(usageCounters)
+        .set({ count: sql`${usageCounters.count} - ${reserved.left}` })
+        .where(and(eq(usageCounters.source, source), eq(usageCounters.day, reserved.day)))
+        .run();
+      reserved = { day: "", left: 0 };
+    },
   };
 }

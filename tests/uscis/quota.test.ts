@@ -132,6 +132,25 @@ describe("createQuota with reserveBlock", () => {
     expect(quota.remaining()).toBe(89);
   });
 
+  test("a clean stop gives back what is left of the block; the next start counts on", () => {
+    const path = tempDatabasePath();
+    const clock = manualClock();
+    const options = { source: "simulator", dailyLimit: 100, clock, reserveBlock: 10 };
+    const first = open(path);
+    const quota = createQuota({ db: first.db, ...options });
+    for (let i = 0; i < 3; i++) expect(quota.tryConsume()).toBe(true);
+    expect(counted(first)).toBe(10);
+    quota.release();
+    expect(counted(first)).toBe(3);
+    quota.release();
+    expect(counted(first)).toBe(3);
+
+    const restarted = createQuota({ db: open(path).db, ...options });
+    expect(restarted.used()).toBe(3);
+    expect(restarted.tryConsume()).toBe(true);
+    expect(counted(first)).toBe(13);
+  });
+
   test("near the limit it takes one call at a time, so every last call can be used", () => {
     const handle = open();
     const quota = createQuota({
