@@ -1,7 +1,8 @@
 /**
  * The sentences USCIS's descriptions are made of, as far as we know them, in English with our
  * Portuguese (and a Spanish the simulator uses). The same table serves two ends: the simulator
- * writes its descriptions from it, and translateDescriptionPt reads USCIS's English back through it.
+ * writes its descriptions from it, and translateDescriptionPt reads USCIS's English back
+ * through it.
  *
  * USCIS fills a handful of slots: a date ("May 4, 2026"), the form ("I-765, Application for
  * Employment Authorization"), the receipt number and sometimes a USPS tracking number. The form

@@ -540,7 +540,8 @@ describe("the fake's Messages list, through the SDK", () => {
     expect(after).toHaveLength(2);
     const page = (await (
       await fetch(
-        `${fake.url}/2010-04-01/Accounts/${AccountSid}/Messages.json?DateSent=2026-06-01&PageSize=1`,
+        `${fake.url}/2010-04-01/Accounts/${AccountSid}/Messages.json` +
+          "?DateSent=2026-06-01&PageSize=1",
         {
           headers: { authorization: `Basic ${btoa(`${AccountSid}:${AuthToken}`)}` },
         },

@@ -124,7 +124,7 @@ const job = (handle: DatabaseHandle, id: number) =>
 const requestLine = () => twilio.requests.map((r) => `${r.method} ${r.status}`);
 
 describe("a WhatsApp send cut short by a crash", () => {
-  test("after the request reached Twilio: reconciled as sent with its SID, no second message", async () => {
+  test("the request reached Twilio: reconciled as sent with its SID, no second one", async () => {
     const live = fresh();
     const id = addJob(live, "Your case moved: Case Was Approved");
     twilio.failNext("slow");
@@ -240,7 +240,7 @@ describe("a WhatsApp send cut short by a crash", () => {
     expect(job(live, second).send_started_at).toBe(startedAt + ReconcileAfterMs);
   });
 
-  test("free text: another message to the number in the window is not taken for this one", async () => {
+  test("free text: another message to the number in the window is not taken", async () => {
     const live = fresh();
     const id = addJob(live, "Your case moved: Case Was Approved");
     interrupt(live, id);
@@ -257,7 +257,7 @@ describe("a WhatsApp send cut short by a crash", () => {
     expect(job(live, id).provider_message_id).toBe(twilio.messages[1]!.sid);
   });
 
-  test("a message found early is taken at once, without waiting for the request to settle", async () => {
+  test("a message found early is taken at once, without waiting for it to settle", async () => {
     const live = fresh();
     const id = addJob(live, "Your case moved: Fingerprint Fee Was Received");
     const startedAt = interrupt(live, id);

@@ -109,7 +109,7 @@ describe("WhatsApp through the outbox", () => {
     });
   });
 
-  test("a WhatsApp job whose request reached Twilio before a crash is found, not resent", async () => {
+  test("a WhatsApp job that reached Twilio before a crash is found, not sent", async () => {
     await watchedCase("en");
     twilio.setClock(t.clock.now);
     const job = t.database.sqlite
