@@ -388,7 +388,9 @@ export const Descriptions = {
   },
   ifYouMove: {
     en: ["If you move, go to www.uscis.gov/addresschange to give us your new mailing address."],
-    pt: "Se você se mudar, acesse www.uscis.gov/addresschange para nos informar seu novo endereço.",
+    pt:
+      "Se você se mudar, acesse www.uscis.gov/addresschange " +
+      "para nos informar seu novo endereço.",
     es: "Si se muda, visite www.uscis.gov/addresschange para darnos su nueva dirección postal.",
   },
   noReceiptNoticeBy: {
@@ -429,7 +431,8 @@ export const Descriptions = {
         "submit it expires.",
     ],
     pt:
-      "Não daremos andamento ao seu caso até recebermos as evidências ou até terminar o prazo " +
+      "Não daremos andamento ao seu caso até recebermos as evidências " +
+      "ou até terminar o prazo " +
       "para enviá-las.",
     es:
       "No tomaremos ninguna acción en su caso hasta que recibamos la evidencia o venza el " +

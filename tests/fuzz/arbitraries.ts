@@ -10,6 +10,10 @@ import { EventTypes } from "../../src/events/events.ts";
 import { encodeCursor } from "../../src/http/pagination.ts";
 import { Categories } from "../../src/uscis/catalogue.ts";
 
+/** One character of each width in UTF-8, repeated past the limits fields have. */
+const RepeatedChars = ["a", "é", "😀", "0", " "];
+const RepeatCounts = [101, 201, 255, 2049, 5000];
+
 export type Arb<T> = fc.Arbitrary<T>;
 
 /** Strings that have broken parsers, queries and templates somewhere before. */
@@ -60,7 +64,7 @@ export const junkString: Arb<string> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.constantFrom("a", "é", "😀", "0", " "), fc.constantFrom(101, 201, 255, 2049, 5000))
+      .tuple(fc.constantFrom(...RepeatedChars), fc.constantFrom(...RepeatCounts))
       .map(([char, times]) => char.repeat(times)),
   },
 );
