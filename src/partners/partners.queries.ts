@@ -4,10 +4,6 @@ import { cases, clients, users } from "../db/schema.ts";
 
 export type ClientRow = typeof clients.$inferSelect;
 
-export function findClientByApiKey(db: Db, apiKey: string): ClientRow | undefined {
-  return db.select().from(clients).where(eq(clients.apiKey, apiKey)).get();
-}
-
 export function findClientById(db: Db, id: number): ClientRow | undefined {
   return db.select().from(clients).where(eq(clients.id, id)).get();
 }

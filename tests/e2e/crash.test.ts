@@ -12,7 +12,7 @@
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ResendFake, startResendFake } from "../fakes/resend-fake.ts";
@@ -25,6 +25,7 @@ import {
   runBinary,
   startServer,
 } from "../helpers/binary.ts";
+import { copyWithWal } from "../helpers/database-copy.ts";
 
 /** Users per scenario; each brings a verification e-mail and a case's WhatsApp message. */
 const Users = 30;
@@ -233,9 +234,7 @@ function readJobs(db: Database): JobRow[] {
 function jobsAtKill(dbPath: string): JobRow[] {
   const folder = mkdtempSync(join(work, "snapshot-"));
   const copy = join(folder, "copy.db");
-  copyFileSync(dbPath, copy);
-  if (existsSync(`${dbPath}-wal`)) copyFileSync(`${dbPath}-wal`, `${copy}-wal`);
-  const db = new Database(copy);
+  const db = new Database(copyWithWal(dbPath, copy));
   try {
     return readJobs(db);
   } finally {

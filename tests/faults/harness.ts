@@ -5,7 +5,7 @@
  * compiled executable.
  */
 import { Database } from "bun:sqlite";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ import { createPartnersService } from "../../src/partners/partners.service.ts";
 import { createSource } from "../../src/uscis/source.ts";
 import type { Observation } from "../../src/uscis/types.ts";
 import { copyBinaryTo, ensureBinary, runBinary } from "../helpers/binary.ts";
+import { copyWithWal } from "../helpers/database-copy.ts";
 
 export const Minute = 60_000;
 export const Hour = 60 * Minute;
@@ -246,9 +247,7 @@ export async function partnerRequest(
 export function snapshotOf(dbPath: string, folder: string): Database {
   const copyFolder = mkdtempSync(join(folder, "snapshot-"));
   const copy = join(copyFolder, "copy.db");
-  copyFileSync(dbPath, copy);
-  if (existsSync(`${dbPath}-wal`)) copyFileSync(`${dbPath}-wal`, `${copy}-wal`);
-  return new Database(copy);
+  return new Database(copyWithWal(dbPath, copy));
 }
 
 /** Resolves with the error code of a fresh TCP connection attempt, or "connected". */

@@ -8,7 +8,7 @@
  * a SIGKILL leaves on disk; a new worker then starts on the copy.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manualClock } from "../../src/clock.ts";
@@ -16,6 +16,7 @@ import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connect
 import { releaseHeldJobs } from "../../src/outbox/outbox.queries.ts";
 import { enqueue } from "../../src/outbox/outbox.ts";
 import { createOutboxWorker } from "../../src/outbox/worker.ts";
+import { copyWithWal } from "../helpers/database-copy.ts";
 import { type FakeProviders, startFakeProviders } from "../helpers/providers.ts";
 
 const Secret = "ifv_grouped_commit_secret_token";
@@ -42,13 +43,7 @@ function open(path: string): DatabaseHandle {
   return handle;
 }
 
-/** What a SIGKILL now would leave on disk: the file and its WAL, as they are. */
-function crashCopy(path: string): string {
-  const copy = join(dir, "after-crash.db");
-  copyFileSync(path, copy);
-  if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
-  return copy;
-}
+const crashCopy = (path: string) => copyWithWal(path, join(dir, "after-crash.db"));
 
 function worker(handle: DatabaseHandle, clock: ReturnType<typeof manualClock>, windowMs?: number) {
   return createOutboxWorker({

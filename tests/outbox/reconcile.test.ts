@@ -8,7 +8,7 @@
  * serves what it accepted. A crash is a copy of the database and its WAL at that instant.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manualClock } from "../../src/clock.ts";
@@ -21,6 +21,7 @@ import { enqueue, GiveUpAfterMs } from "../../src/outbox/outbox.ts";
 import type { WhatsAppMessage, WhatsAppSender } from "../../src/outbox/types.ts";
 import { createOutboxWorker, UnknownWhatsAppOutcome } from "../../src/outbox/worker.ts";
 import { startTwilioFake, type TwilioFake } from "../fakes/twilio-fake.ts";
+import { copyWithWal } from "../helpers/database-copy.ts";
 
 const AccountSid = `AC${"5e".repeat(16)}`;
 const AuthToken = "reconcile-token";
@@ -65,13 +66,7 @@ function fresh(): DatabaseHandle {
   return handle;
 }
 
-/** What a SIGKILL now would leave on disk: the file and its WAL, as they are. */
-function crashCopy(path: string): string {
-  const copy = join(dir, "after-crash.db");
-  copyFileSync(path, copy);
-  if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
-  return copy;
-}
+const crashCopy = (path: string) => copyWithWal(path, join(dir, "after-crash.db"));
 
 function sender(template = false): WhatsAppSender {
   return createTwilioSender({
