@@ -17,7 +17,7 @@ export const MaxJsonDepth = 32;
 export async function readJsonBody(request: Request): Promise<unknown> {
   const body = await readBody(request, "invalid_json");
   if (!body) return undefined;
-  if (body.mediaType !== "application/json" && !body.mediaType.endsWith("+json")) {
+  if (!isJsonMediaType(body.mediaType)) {
     throw new ApiError(
       "unsupported_media_type",
       "send the body as JSON with Content-Type: application/json",
@@ -35,6 +35,15 @@ export async function readJsonBody(request: Request): Promise<unknown> {
   keepPrintable(parsed);
   return parsed;
 }
+
+const isJsonMediaType = (mediaType: string) =>
+  mediaType === "application/json" || mediaType.endsWith("+json");
+
+const mediaTypeOf = (request: Request) =>
+  (request.headers.get("content-type") ?? "").toLowerCase().split(";")[0]?.trim() ?? "";
+
+/** Whether the request's Content-Type says its body is JSON, whatever the body holds. */
+export const declaresJson = (request: Request) => isJsonMediaType(mediaTypeOf(request));
 
 const printable = { value: () => "[object Object]" };
 
@@ -100,8 +109,7 @@ async function readBody(
 
   const text = await readCapped(request, notTextCode);
   if (text.trim() === "") return undefined;
-  const contentType = (request.headers.get("content-type") ?? "").toLowerCase();
-  return { text, mediaType: contentType.split(";")[0]?.trim() ?? "" };
+  return { text, mediaType: mediaTypeOf(request) };
 }
 
 async function readCapped(

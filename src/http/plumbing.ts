@@ -1,7 +1,7 @@
 import { type Context, Elysia, ValidationError } from "elysia";
 import { storageFailure } from "../db/connection.ts";
 import type { Logger } from "../logger.ts";
-import { readFormBody, readJsonBody } from "./body.ts";
+import { declaresJson, readFormBody, readJsonBody } from "./body.ts";
 import { ApiError, type ErrorCode, envelope } from "./errors.ts";
 import { acceptRequestId } from "./ids.ts";
 import type { Metrics } from "./metrics.ts";
@@ -12,6 +12,11 @@ interface RequestState {
   startedAt: number;
   clientId?: number;
   userId?: number;
+  /**
+   * Why a body-taking request had none: it declared JSON and sent nothing (unparsable JSON to
+   * API.md), or it sent nothing and declared nothing that matters.
+   */
+  missingBody?: "empty_json" | "absent";
 }
 
 const states = new WeakMap<Request, RequestState>();
@@ -55,8 +60,13 @@ export function httpPlumbing(options: {
     .onParse({ as: "global" }, async ({ request, route }) => {
       if (!BodyMethods.has(request.method)) return;
       if (formRoutes.has(route)) return (await readFormBody(request)) ?? null;
-      // An empty body reaches validation as null, so "body required" is reported there.
-      return (await readJsonBody(request)) ?? null;
+      // An empty body reaches validation as null, so only a route that needs one refuses it;
+      // a body-less POST (logout) from a client that always declares JSON still works.
+      const body = await readJsonBody(request);
+      if (body === undefined) {
+        requestState(request).missingBody = declaresJson(request) ? "empty_json" : "absent";
+      }
+      return body ?? null;
     })
     .onError({ as: "global" }, ({ code, error: raised, request, set, path }) => {
       const state = requestState(request);
@@ -73,6 +83,14 @@ export function httpPlumbing(options: {
       }
       if (error instanceof ValidationError) {
         set.status = 400;
+        if (error.type === "body" && state.missingBody === "empty_json") {
+          return envelope("invalid_json", "the body is empty; send a JSON object", state.id);
+        }
+        if (error.type === "body" && state.missingBody === "absent") {
+          return envelope("validation_error", "the request needs a JSON body", state.id, [
+            { field: "body", issue: "required" },
+          ]);
+        }
         const { message, details } = validationDetails(error.type, error.all as never);
         return envelope("validation_error", message, state.id, details);
       }

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
+import { bearer, createUser, signIn } from "../auth/sign-in.ts";
 import { type Credentials, countRows, type TestApp, testApp } from "../helpers/app.ts";
 
 let t: TestApp;
@@ -143,10 +144,39 @@ describe("bad input answers the envelope and changes nothing", () => {
     }
   });
 
-  test("an empty body where one is required is 400 validation_error", async () => {
-    const res = await t.call("POST", "/v1/users", { as: acme, raw: "" });
-    expect(res.status).toBe(400);
-    expectEnvelope(res.json, "validation_error");
+  test("no body where one is required is 400 validation_error naming the body", async () => {
+    for (const headers of [{}, { "content-type": "text/plain" }] as Record<string, string>[]) {
+      const res = await t.call("POST", "/v1/users", { as: acme, raw: "", headers });
+      expect(res.status).toBe(400);
+      expectEnvelope(res.json, "validation_error");
+      expect(res.json.error.details).toEqual([{ field: "body", issue: "required" }]);
+    }
+    expect(countRows(t, "users")).toBe(0);
+  });
+
+  test("a body declared JSON but empty is unparsable JSON: 400 invalid_json", async () => {
+    for (const raw of ["", "  \r\n"]) {
+      for (const contentType of ["application/json", "application/json; charset=utf-8"]) {
+        const res = await t.call("POST", "/v1/users", {
+          as: acme,
+          raw,
+          headers: { "content-type": contentType },
+        });
+        expect(res.status).toBe(400);
+        expectEnvelope(res.json, "invalid_json");
+      }
+    }
+    expect(countRows(t, "users")).toBe(0);
+  });
+
+  test("a route that takes no body does not mind an empty one declared JSON", async () => {
+    await createUser(t, acme, { email: "ana@example.com" });
+    const { token } = await signIn(t, acme, "ana@example.com");
+    const res = await t.call("POST", "/v1/auth/logout", {
+      raw: "",
+      headers: { ...bearer(token), "content-type": "application/json" },
+    });
+    expect(res.status).toBe(204);
   });
 
   test("a JSON array or string instead of an object is 400 validation_error", async () => {
