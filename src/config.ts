@@ -118,6 +118,20 @@ const Variables: Record<keyof Static<typeof Settings>, string> = {
   trustForwardedFor: "TRUST_FORWARDED_FOR",
 };
 
+/**
+ * What every on/off setting accepts, in any letter case; README's settings section lists the
+ * same words. Anything else stops start-up rather than quietly meaning "off".
+ */
+export const FlagWords: Readonly<Record<"on" | "off", readonly string[]>> = {
+  on: ["true", "1", "yes"],
+  off: ["false", "0", "no"],
+};
+
+/** The variables that are on/off switches, from the settings' own types. */
+export const FlagVariables: string[] = Object.entries(Settings.properties)
+  .filter(([, schema]) => schema.type === "boolean")
+  .map(([key]) => Variables[key as keyof typeof Variables]);
+
 type Env = Record<string, string | undefined>;
 
 /** Reads every variable into its setting; a value that is not even a number or flag is noted. */
@@ -136,10 +150,12 @@ function readSettings(env: Env, terminal: boolean, problems: string[]) {
   };
 
   const flag = (name: string) => {
-    const raw = read(name)?.toLowerCase();
-    if (raw === undefined || raw === "false" || raw === "0" || raw === "no") return false;
-    if (raw === "true" || raw === "1" || raw === "yes") return true;
-    problems.push(`${name}: "${raw}" must be true or false`);
+    const raw = read(name);
+    const word = raw?.toLowerCase();
+    if (word === undefined || FlagWords.off.includes(word)) return false;
+    if (FlagWords.on.includes(word)) return true;
+    const words = [...FlagWords.on, ...FlagWords.off].join(", ");
+    problems.push(`${name}: "${raw}" is not a switch; use one of ${words}`);
     return false;
   };
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, FlagVariables, FlagWords, loadConfig } from "../src/config.ts";
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -132,5 +132,54 @@ describe("configuration", () => {
       for (const name of names) listed.add(name.startsWith("_") ? `${stem}${name}` : name);
     }
     expect([...read].sort()).toEqual([...listed].sort());
+  });
+});
+
+describe("switches", () => {
+  test("every switch reads the same words, in any letter case", () => {
+    expect(FlagVariables.sort()).toEqual(
+      ["TRUST_FORWARDED_FOR", "WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE"].sort(),
+    );
+    const settingOf: Record<string, keyof ReturnType<typeof loadConfig>> = {
+      TRUST_FORWARDED_FOR: "trustForwardedFor",
+      WEBHOOK_ALLOW_HTTP: "webhookAllowHttp",
+      WEBHOOK_ALLOW_PRIVATE: "webhookAllowPrivate",
+    };
+    for (const name of FlagVariables) {
+      for (const [words, expected] of [
+        [FlagWords.on, true],
+        [FlagWords.off, false],
+      ] as const) {
+        for (const word of words.flatMap((w) => [w, w.toUpperCase(), ` ${w} `])) {
+          expect(loadConfig({ [name]: word }, false)[settingOf[name]!], `${name}=${word}`).toBe(
+            expected,
+          );
+        }
+      }
+      expect(loadConfig({ [name]: "" }, false)[settingOf[name]!]).toBe(false);
+    }
+  });
+
+  test("any other word stops start-up, naming the variable and the words it takes", () => {
+    for (const name of FlagVariables) {
+      for (const word of ["on", "off", "y", "enabled", "2", "truee"]) {
+        const found = problems({ [name]: word });
+        expect(found, `${name}=${word}`).toHaveLength(1);
+        expect(found[0]).toStartWith(`${name}: "${word}"`);
+        for (const accepted of [...FlagWords.on, ...FlagWords.off]) {
+          expect(found[0]).toContain(accepted);
+        }
+      }
+    }
+  });
+
+  test("README names the switches and the words they take", async () => {
+    const readme = await Bun.file(join(import.meta.dir, "..", "README.md")).text();
+    const settings = readme.slice(readme.indexOf("## Settings"), readme.indexOf("## Command line"));
+    const paragraph = settings.split("\n\n").find((part) => part.startsWith("The switches")) ?? "";
+    for (const name of FlagVariables) expect(paragraph).toContain(`\`${name}\``);
+    for (const word of [...FlagWords.on, ...FlagWords.off]) {
+      expect(paragraph).toContain(`\`${word}\``);
+    }
   });
 });
