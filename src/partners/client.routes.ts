@@ -3,9 +3,8 @@ import { CaseCreateRequest } from "../cases/cases.schemas.ts";
 import type { AuthMacro } from "../http/auth.ts";
 import { PageQuery } from "../http/pagination.ts";
 import { oneOf } from "../http/schema.ts";
-import { User, UserIdParams, UserList } from "../users/users.schemas.ts";
+import { Accepted, User, UserIdParams, UserList } from "../users/users.schemas.ts";
 import {
-  Accepted,
   Client,
   ClientCaseParams,
   ClientLogoUpdateRequest,

@@ -62,8 +62,6 @@ export const ClientUserUpdateRequest = t.Object(
   { additionalProperties: false },
 );
 
-export const Accepted = t.Object({ accepted: t.Literal(true) });
-
 export const PartnerCaseSummary = t.Object({
   ...CaseSummary.properties,
   user: t.Object({ id: t.Integer(), email: t.String(), name: t.Nullable(t.String()) }),
@@ -74,8 +72,11 @@ export const PartnerCaseList = t.Object({
   next_cursor: t.Nullable(t.String()),
 });
 
-/** The same shape as CaseDetailsResponse; only the way to it differs. */
-export const PartnerCaseDetailsResponse = CaseDetailsResponse;
+/**
+ * The same shape as CaseDetailsResponse, but its own object: API.md names both, and the
+ * document names a schema after the object it is.
+ */
+export const PartnerCaseDetailsResponse = t.Object({ ...CaseDetailsResponse.properties });
 
 export const PartnerCaseQuery = t.Object({
   ...PageQuery,

@@ -63,6 +63,14 @@ export const UserUpdateRequest = t.Object(
   { additionalProperties: false },
 );
 
+export const ResendVerificationRequest = t.Object(
+  { email: Email },
+  { additionalProperties: false },
+);
+
+/** A request taken on, told the same way whatever it found (known address or not). */
+export const Accepted = t.Object({ accepted: t.Literal(true) });
+
 export const UserList = t.Object({ users: t.Array(User), next_cursor: t.Nullable(t.String()) });
 
 export const UserIdParams = t.Object({ user_id: IdParam });

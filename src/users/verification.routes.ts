@@ -3,7 +3,7 @@ import type { AuthMacro } from "../http/auth.ts";
 import { ApiError } from "../http/errors.ts";
 import { requestState } from "../http/plumbing.ts";
 import type { EmailFlowLimits } from "../http/rate-limit.ts";
-import { Email } from "./users.schemas.ts";
+import { Accepted, ResendVerificationRequest } from "./users.schemas.ts";
 import type { VerificationService } from "./verification.service.ts";
 import { languageFromHeader, prefersJson, verificationPage } from "./verification-page.ts";
 
@@ -21,10 +21,6 @@ const VerifyEmailQuery = t.Object(
   // Mail clients and link trackers append their own parameters; they must not break the link.
   { additionalProperties: true },
 );
-
-const ResendVerificationRequest = t.Object({ email: Email }, { additionalProperties: false });
-
-const Accepted = t.Object({ accepted: t.Literal(true) });
 
 export function verificationRoutes(
   auth: AuthMacro,
@@ -104,7 +100,7 @@ export function verificationRoutes(
               description: "The link is wrong, used up or older than 48 hours",
               content: {
                 "text/html": { schema: { type: "string" } },
-                "application/json": { schema: { type: "object" } },
+                "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } },
               },
             },
           },

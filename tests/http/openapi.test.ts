@@ -4,6 +4,7 @@
  * the envelope, and API.md's named types under components.schemas.
  */
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { bearer, createUser, publishable, signIn } from "../auth/sign-in.ts";
 import { testApp } from "../helpers/app.ts";
@@ -164,11 +165,60 @@ describe("the OpenAPI document", () => {
       $ref: "#/components/schemas/CheckResponse",
     });
     expect(json(paths["/v1/client/cases/{case_ref}"].get.responses["200"])).toEqual({
-      $ref: "#/components/schemas/CaseDetailsResponse",
+      $ref: "#/components/schemas/PartnerCaseDetailsResponse",
+    });
+    expect(json(paths["/v1/client/users/{user_id}/cases"].post.responses["201"])).toEqual({
+      $ref: "#/components/schemas/PartnerCaseDetailsResponse",
+    });
+    expect(components.schemas.PartnerCaseDetailsResponse).toEqual(
+      components.schemas.CaseDetailsResponse,
+    );
+    const requestBody = (operation: any) => json(operation.requestBody);
+    expect(requestBody(paths["/v1/check"].post)).toEqual({
+      $ref: "#/components/schemas/CheckRequest",
+    });
+    expect(requestBody(paths["/v1/users/resend-verification"].post)).toEqual({
+      $ref: "#/components/schemas/ResendVerificationRequest",
+    });
+    expect(json(paths["/v1/users/resend-verification"].post.responses["202"])).toEqual({
+      $ref: "#/components/schemas/Accepted",
     });
     expect(components.schemas.CaseDetailsResponse.properties.status_updates.items).toEqual({
       $ref: "#/components/schemas/StatusUpdate",
     });
+  });
+
+  test("every type API.md names is a component", async () => {
+    const apiMd = await Bun.file(
+      join(import.meta.dir, "..", "..", "..", "shared", "API.md"),
+    ).text();
+    // Backticked PascalCase words: `User`, `CheckRequest`; GET or FLOW are not type names.
+    const named = new Set([...apiMd.matchAll(/`([A-Z][a-z][A-Za-z]*)`/g)].map((m) => m[1]!));
+    expect(named.size).toBeGreaterThan(20);
+    const { components } = await openApiDocument();
+    const missing = [...named].filter((name) => components.schemas[name] === undefined);
+    expect(missing).toEqual([]);
+  });
+
+  test("every JSON body a route takes or answers with is a named component", async () => {
+    const { paths } = await openApiDocument();
+    const unnamed: string[] = [];
+    for (const [path, operations] of Object.entries<Record<string, any>>(paths)) {
+      for (const [method, operation] of Object.entries<any>(operations)) {
+        const bodies: [string, any][] = [
+          ["request", operation.requestBody?.content?.["application/json"]],
+          ...Object.entries<any>(operation.responses).map(([status, response]): [string, any] => [
+            status,
+            response.content?.["application/json"],
+          ]),
+        ];
+        for (const [which, media] of bodies) {
+          if (media && !media.schema?.$ref) unnamed.push(`${method} ${path} ${which}`);
+        }
+      }
+    }
+    // The verification link's JSON answer is described by hand beside its HTML page.
+    expect(unnamed).toEqual(["get /v1/users/verify-email 200"]);
   });
 
   test("/health documents its 503", async () => {
