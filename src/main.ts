@@ -4,6 +4,7 @@ import {
   backupCommand,
   checkCommand,
   migrateCommand,
+  parsePartnerId,
   partnerCreate,
   partnerDisable,
   partnerEnable,
@@ -130,8 +131,9 @@ function partner(
   if (action === "create") return partnerCreate(config, values);
   if (action === "list") return partnerList(config, values);
   if (action === "rotate-secret" || action === "disable" || action === "enable") {
-    const id = Number(rawId);
-    if (!rawId || !Number.isInteger(id) || id < 1) return fail(`partner ${action} needs an ID`);
+    const parsed = parsePartnerId(action, rawId);
+    if ("error" in parsed) return fail(parsed.error);
+    const { id } = parsed;
     if (action === "disable") return partnerDisable(config, id);
     if (action === "enable") return partnerEnable(config, id);
     return partnerRotateSecret(config, id, values.json === true);

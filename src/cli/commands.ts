@@ -11,6 +11,20 @@ import { createSource } from "../uscis/source.ts";
 
 /** Commands other than `serve`; each returns the process exit code. */
 
+/**
+ * A partner id as typed on the command line: plain decimal digits. Number() alone would take
+ * "1e3", "0x10" or " 7", and acting on a partner nobody named is worse than refusing.
+ */
+export function parsePartnerId(
+  action: string,
+  raw: string | undefined,
+): { id: number } | { error: string } {
+  if (raw === undefined || raw === "") return { error: `partner ${action} needs an ID` };
+  const id = /^[1-9][0-9]*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(id)) return { error: `invalid ID: ${raw} (a partner ID is 1, 2, ...)` };
+  return { id };
+}
+
 function withDatabase<T>(config: Config, run: (db: ReturnType<typeof openDatabase>) => T): T {
   const database = openDatabase(config.databasePath);
   try {

@@ -91,3 +91,31 @@ describe("partner enable", () => {
     expect((await cli(databasePath, "--help")).stdout).toMatch(/partner enable ID +undo/);
   }, 30_000);
 });
+
+describe("partner commands that take an ID", () => {
+  test("a malformed ID is named as invalid and nothing changes", async () => {
+    const databasePath = join(work, "ids.db");
+    const created = await cli(
+      databasePath,
+      ...["partner", "create", "--name", "Acme", "--email", "ops@acme.example", "--json"],
+    );
+    expect(created.code).toBe(0);
+    const listed = async () => (await cli(databasePath, "partner", "list", "--json")).stdout;
+    const before = await listed();
+
+    // "-1" never gets here: the argument parser takes it for an unknown option.
+    const malformed = ["abc", "1e0", "0x1", "0", "1.0", " 1", "99999999999999999999"];
+    for (const action of ["enable", "disable", "rotate-secret"]) {
+      for (const raw of action === "enable" ? malformed : ["abc"]) {
+        const res = await cli(databasePath, "partner", action, raw);
+        expect(res.code, `${action} ${raw}`).toBe(2);
+        expect(res.stderr.trim()).toStartWith(`error: invalid ID: ${raw}`);
+        expect(res.stdout).toBe("");
+      }
+      const missing = await cli(databasePath, "partner", action);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain(`partner ${action} needs an ID`);
+    }
+    expect(await listed()).toBe(before);
+  }, 120_000);
+});
