@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
-import { checkerLag } from "../checker/receipts.queries.ts";
 import type { Clock } from "../clock.ts";
 import type { DatabaseHandle } from "../db/connection.ts";
 import type { Metrics } from "../http/metrics.ts";
 import { outboxBacklog } from "../outbox/outbox.queries.ts";
+import { checkerLag } from "./checker-lag.queries.ts";
 import { type DatabaseState, probeDatabase } from "./database-probe.ts";
 import type { ServiceStatus } from "./service-status.ts";
 
