@@ -70,6 +70,14 @@ function completeRequestBodies(
 }
 
 /**
+ * Named types that say nothing of additional properties, noted before any app is built. The
+ * framework writes `additionalProperties: false` into a response schema when it first compiles
+ * that route's validator, so without this the document would depend on which routes had been
+ * called before it was first asked for.
+ */
+const DeclaresNoAdditionalProperties = new WeakSet<object>();
+
+/**
  * The object types of the feature schema modules, under their export names: the names API.md
  * gives them. The first name wins for an object exported twice.
  */
@@ -88,6 +96,9 @@ const NamedSchemas: Map<object, string> = (() => {
       const isObjectType = (schema as { type?: unknown } | null)?.type === "object";
       if (isObjectType && !/(Params|Query)$/.test(name) && !named.has(schema as object)) {
         named.set(schema as object, name);
+        if (!Object.hasOwn(schema as object, "additionalProperties")) {
+          DeclaresNoAdditionalProperties.add(schema as object);
+        }
       }
     }
   }
@@ -122,6 +133,7 @@ function nameSchemas(source: unknown, copy: unknown, schemas: Record<string, unk
   const name = NamedSchemas.get(source);
   if (!name) return named;
   const { $id: _id, ...schema } = named;
+  if (DeclaresNoAdditionalProperties.has(source)) delete schema.additionalProperties;
   schemas[name] ??= schema;
   return schemaRef(name);
 }
