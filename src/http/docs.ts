@@ -372,9 +372,13 @@ export function docsRoutes(options: {
         },
       }),
     )
-    .get("/docs", () => new Response(Page, { headers: { "content-type": "text/html" } }), {
-      detail: { hide: true },
-    })
+    .get(
+      "/docs",
+      () => new Response(Page, { headers: { "content-type": "text/html; charset=utf-8" } }),
+      {
+        detail: { hide: true },
+      },
+    )
     .get(
       "/docs/assets/:asset",
       ({ params, set }) => {

@@ -209,6 +209,37 @@ describe("routes and methods", () => {
   });
 });
 
+describe("media types", () => {
+  test("every JSON answer, success or error, says application/json; charset=utf-8", async () => {
+    const userId = await createUser(t, acme, { email: "ana@example.com" });
+    const answers = [
+      await t.call("GET", "/health"),
+      await t.call("GET", "/docs/json"),
+      await t.call("GET", `/v1/users/${userId}`, { as: acme }),
+      await t.call("GET", "/v1/users", { as: acme }),
+      await t.call("POST", "/v1/users/resend-verification", {
+        as: acme,
+        body: { email: "ana@example.com" },
+      }),
+      await t.call("POST", `/v1/users/${userId}/cases`, {
+        as: acme,
+        body: { receipt_number: "EAC9999103403" },
+      }),
+      await t.call("GET", "/v1/users/999", { as: acme }),
+      await t.call("GET", "/v1/users"),
+    ];
+    for (const res of answers) {
+      expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    }
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200, 202, 201, 404, 401]);
+  });
+
+  test("the docs page says its charset", async () => {
+    const res = await t.call("GET", "/docs");
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+  });
+});
+
 describe("request ids", () => {
   test("a sane request id is echoed", async () => {
     const res = await t.call("GET", "/health", { headers: { "x-request-id": "abc-123" } });
