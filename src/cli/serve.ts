@@ -1,46 +1,77 @@
 import { cron } from "@elysiajs/cron";
-import { Cron } from "croner";
 import { createApp } from "../app.ts";
-import { type CheckerOptions, createChecker } from "../checker/checker.ts";
-import { systemClock } from "../clock.ts";
+import type { TickSummary } from "../checker/checker.ts";
+import { createCheckerHost } from "../checker/checker-host.ts";
+import { createServiceChecker } from "../checker/service-checker.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import { migrate, openDatabase } from "../db/connection.ts";
+import { type DatabaseHandle, migrate, openDatabase } from "../db/connection.ts";
 import { acquireInstanceLock } from "../db/instance-lock.ts";
 import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { createEmailSender } from "../notifications/email-sender.ts";
-import { createNotificationPlanner } from "../notifications/planner.ts";
 import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
-import { newServiceStatus, recordTick } from "../ops/service-status.ts";
+import { newServiceStatus, recordTick, type ServiceStatus } from "../ops/service-status.ts";
 import { releaseHeldJobs } from "../outbox/outbox.queries.ts";
 import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
 import { createSource } from "../uscis/source.ts";
+import type { CaseStatusSource } from "../uscis/types.ts";
 import { Version } from "../version.ts";
-import { emitCheckFailing } from "../webhooks/webhook-events.ts";
 import { createWebhookSender } from "../webhooks/webhook-sender.ts";
 
-/**
- * The tick budget follows from the schedule: a tick may use most of the time until the next
- * one at the USCIS rate, and leaves a margin so ticks do not run into each other.
- */
-export function receiptsPerTick(pattern: string, ratePerSecond: number): number {
-  const [first, second] = new Cron(pattern, { paused: true }).nextRuns(2);
-  const seconds = first && second ? (second.getTime() - first.getTime()) / 1000 : 60;
-  return Math.max(1, Math.floor(seconds * ratePerSecond * 0.8));
+export { createServiceChecker, receiptsPerTick } from "../checker/service-checker.ts";
+
+/** The checker as serve drives it, wherever it runs. */
+export interface ServiceCheckerHandle {
+  tick(maxReceipts?: number): Promise<TickSummary>;
+  readonly running: boolean;
+  /** The process's one USCIS source, for the live look-ups. */
+  source: CaseStatusSource;
+  quota: { remaining(): number; used(): number };
+  /** A clean stop: gives back the unspent quota block. */
+  stop(waitMs: number): Promise<void>;
 }
 
-/** The checker as `serve` runs it: paced by the schedule, telling people, emitting events. */
-export function createServiceChecker(
+/**
+ * How much nicer than the HTTP thread the checker thread runs. Both share the machine's cores
+ * with whatever else runs there; checking is background work with a schedule measured in
+ * minutes, a request is someone waiting.
+ */
+const CheckerNiceness = 10;
+
+/**
+ * With a file database the checker runs in a thread of its own (checker-host.ts), so its
+ * transactions never hold the event loop that answers HTTP. A `:memory:` database cannot be
+ * opened from a second connection, so there it stays on the main thread, as tests build it.
+ */
+export async function startServiceChecker(
   config: Config,
-  deps: Pick<CheckerOptions, "db" | "source" | "quota" | "clock" | "logger">,
-) {
-  return createChecker({
-    ...deps,
-    checkIntervalMinutes: config.checkIntervalMinutes,
-    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
-    planNotifications: createNotificationPlanner(deps.logger),
-    onCheckFailing: emitCheckFailing,
+  deps: { database: DatabaseHandle; clock: Clock; logger: Logger; status: ServiceStatus },
+): Promise<ServiceCheckerHandle> {
+  const { database, clock, logger } = deps;
+  if (config.databasePath === ":memory:") {
+    const { source, quota } = createSource(config, { db: database.db, clock, logger });
+    const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
+    return {
+      tick: () => checker.tick(),
+      get running() {
+        return checker.running;
+      },
+      source,
+      quota,
+      stop: async () => quota.release(),
+    };
+  }
+  const host = createCheckerHost({
+    config,
+    db: database.db,
+    clock,
+    logger,
+    niceness: CheckerNiceness,
   });
+  deps.status.checkerThread = host.state;
+  await host.start();
+  return host;
 }
 
 export async function serve(config: Config, logger: Logger): Promise<void> {
@@ -48,10 +79,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const instance = acquireInstanceLock(config.databasePath);
   const database = openDatabase(config.databasePath);
   const applied = migrate(database);
-  const { source, quota } = createSource(config, { db: database.db, clock, logger });
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
-  const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
+  const checker = await startServiceChecker(config, { database, clock, logger, status });
   const released = releaseHeldJobs(database.db, clock.now());
   const outbox = startOutboxLoop(
     createOutboxWorker({
@@ -75,8 +105,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     database,
     clock,
     logger,
-    source,
-    quota,
+    source: checker.source,
+    quota: checker.quota,
     metrics,
     status,
   }).use(
@@ -142,7 +172,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       Promise.all([stopped, outbox.stop()]),
       Bun.sleep(Math.max(0, deadline - Date.now())),
     ]);
-    quota.release();
+    // The thread gets a moment of its own past the deadline: it gives back the unspent quota
+    // block and closes its connection, a few milliseconds unless it is stuck.
+    await checker.stop(500);
     database.close();
     instance.release();
     logger.info({ signal }, "stopped");
