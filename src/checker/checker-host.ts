@@ -105,10 +105,12 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
     const thread = new Worker(options.entry ?? checkerThreadEntry());
     worker = thread;
     thread.onmessage = (event: MessageEvent<FromThread>) => receive(event.data);
-    // An entry that cannot be loaded ends the thread with no message of its own.
+    // An entry that cannot be loaded ends the thread with no message of its own, and so does
+    // an error the thread's own handlers did not get (under `bun test` they get none).
     thread.addEventListener("error", (event) => {
-      lastFailure = { type: "failed", error: { name: "Error", message: event.message } };
       event.preventDefault();
+      if (lastFailure !== Unexplained) return;
+      lastFailure = { type: "failed", error: { name: "Error", message: errorLine(event.message) } };
     });
     thread.addEventListener("close", (event) => ended(thread, (event as CloseEvent).code));
     send({ type: "start", config, quotaShare, niceness: options.niceness ?? 0 });
@@ -265,6 +267,11 @@ function skippedTick(): TickSummary {
     skipped: true,
     durationMs: 0,
   };
+}
+
+/** Bun's report of an uncaught error quotes the source around it; the error's own line says it. */
+function errorLine(report: string): string {
+  return /^error: (.+)$/m.exec(report)?.[1] ?? report.split("\n")[0] ?? report;
 }
 
 function unavailable(reason: string): SourceResult {
