@@ -1,7 +1,7 @@
 import { cron } from "@elysiajs/cron";
 import { createApp } from "../app.ts";
 import type { TickSummary } from "../checker/checker.ts";
-import { createCheckerHost } from "../checker/checker-host.ts";
+import { createCheckerHost, skippedTick } from "../checker/checker-host.ts";
 import { createServiceChecker } from "../checker/service-checker.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
@@ -37,7 +37,14 @@ export interface ServiceCheckerHandle {
  * with whatever else runs there; checking is background work with a schedule measured in
  * minutes, a request is someone waiting.
  */
-const CheckerNiceness = 10;
+export const CheckerNiceness = 10;
+
+export interface ServiceCheckerChoices {
+  /** Defaults to a thread for a file database. */
+  thread?: boolean;
+  /** Defaults to CheckerNiceness. */
+  niceness?: number;
+}
 
 /**
  * With a file database the checker runs in a thread of its own (checker-host.ts), so its
@@ -47,31 +54,56 @@ const CheckerNiceness = 10;
 export async function startServiceChecker(
   config: Config,
   deps: { database: DatabaseHandle; clock: Clock; logger: Logger; status: ServiceStatus },
+  choices: ServiceCheckerChoices = {},
 ): Promise<ServiceCheckerHandle> {
   const { database, clock, logger } = deps;
-  if (config.databasePath === ":memory:") {
-    const { source, quota } = createSource(config, { db: database.db, clock, logger });
-    const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
-    return {
-      tick: () => checker.tick(),
-      get running() {
-        return checker.running;
-      },
-      source,
-      quota,
-      stop: async () => quota.release(),
-    };
+  if (!(choices.thread ?? config.databasePath !== ":memory:")) {
+    return inProcessChecker(config, deps);
   }
   const host = createCheckerHost({
     config,
     db: database.db,
     clock,
     logger,
-    niceness: CheckerNiceness,
+    niceness: choices.niceness ?? CheckerNiceness,
   });
   deps.status.checkerThread = host.state;
   await host.start();
   return host;
+}
+
+function inProcessChecker(
+  config: Config,
+  { database, clock, logger }: { database: DatabaseHandle; clock: Clock; logger: Logger },
+): ServiceCheckerHandle {
+  const { source, quota } = createSource(config, { db: database.db, clock, logger });
+  const deps = { db: database.db, source, quota, clock, logger };
+  const scheduled = createServiceChecker(config, deps);
+  // One checker per budget; ticks never overlap, whichever runs them.
+  const checkers = new Map<number, ReturnType<typeof createServiceChecker>>();
+  let running = false;
+  return {
+    async tick(maxReceipts) {
+      let checker = scheduled;
+      if (maxReceipts !== undefined) {
+        checker = checkers.get(maxReceipts) ?? createServiceChecker(config, deps, maxReceipts);
+        checkers.set(maxReceipts, checker);
+      }
+      if (running) return skippedTick();
+      running = true;
+      try {
+        return await checker.tick();
+      } finally {
+        running = false;
+      }
+    },
+    get running() {
+      return running || scheduled.running;
+    },
+    source,
+    quota,
+    stop: async () => quota.release(),
+  };
 }
 
 export async function serve(config: Config, logger: Logger): Promise<void> {
