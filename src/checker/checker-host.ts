@@ -25,7 +25,7 @@ export interface CheckerHostOptions {
   entry?: string | URL;
   /** Wait before the first restart after a failure, doubled each time up to MaxRestartMs. */
   restartDelayMs?: number;
-  /** How long start() waits for the thread to say it is ready. */
+  /** How long start() waits for the thread to say it is ready; 30 s unless given. */
   startTimeoutMs?: number;
 }
 
@@ -231,7 +231,23 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
   const used = () => Math.max(0, counted.used() - readUnspent(unspent, clock.now()));
 
   return {
-    start: spawn,
+    async start() {
+      const timeoutMs = options.startTimeoutMs ?? 30_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Ended here, so no late thread checks behind a service that gave up on it.
+          stopping = true;
+          worker?.terminate();
+          reject(new Error(`the checker thread did not start within ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+      try {
+        await Promise.race([spawn(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     tick,
     get running() {
       return tickInFlight;

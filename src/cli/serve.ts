@@ -33,11 +33,12 @@ export interface ServiceCheckerHandle {
 }
 
 /**
- * How much nicer than the HTTP thread the checker thread runs. Both share the machine's cores
- * with whatever else runs there; checking is background work with a schedule measured in
- * minutes, a request is someone waiting.
+ * How much nicer than the HTTP thread the checker thread runs (thread-priority.ts). Measured
+ * with bench/under-load.ts at 10, it did not lower the case read's p99 beyond the noise of a
+ * shared machine and cost a quarter of the checker's throughput, so it stays off; the bench's
+ * BENCH_CHECKER_NICENESS tries other values.
  */
-export const CheckerNiceness = 10;
+export const CheckerNiceness = 0;
 
 export interface ServiceCheckerChoices {
   /** Defaults to a thread for a file database. */

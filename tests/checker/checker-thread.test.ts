@@ -4,7 +4,7 @@
  * its one source, and what it did shows in the database, the summaries, /health and the quota.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/app.ts";
@@ -36,6 +36,7 @@ afterEach(async () => {
 interface Options {
   env?: Record<string, string>;
   entry?: URL;
+  niceness?: number;
 }
 
 /** A file database, the app on the main thread's connection, and the checker thread beside it. */
@@ -60,6 +61,7 @@ async function threadedService(options: Options = {}) {
     logger,
     restartDelayMs: 50,
     ...(options.entry && { entry: options.entry }),
+    ...(options.niceness !== undefined && { niceness: options.niceness }),
   });
   status.checkerThread = host.state;
   cleanups.push(async () => {
@@ -203,6 +205,24 @@ describe("the checker thread", () => {
     expect(health.json.checker.thread).toMatchObject({ state: "running", restarts: 1 });
     expect(Date.parse(health.json.checker.thread.last_failure_at)).toBeGreaterThan(0);
   });
+
+  test.if(process.platform === "linux")(
+    "a niceness lowers the thread's priority only",
+    async () => {
+      const nice = (task: string | number) => {
+        const stat = readFileSync(`/proc/self/task/${task}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), nice: fields[16] };
+      };
+      // The main thread's task id is the process id.
+      const before = nice(process.pid).nice;
+      await threadedService({ niceness: 5 });
+      const threads = readdirSync("/proc/self/task").map(nice);
+      const lowered = String(Number(before) + 5);
+      expect(threads.some((task) => task.name === "Worker" && task.nice === lowered)).toBe(true);
+      expect(nice(process.pid).nice).toBe(before);
+    },
+  );
 
   test("an entry that cannot be loaded stops start-up", async () => {
     const attempt = threadedService({ entry: new URL("./no-such-thread.ts", import.meta.url) });

@@ -3,6 +3,7 @@
  * (no node_modules, no drizzle/, no swagger-ui-dist beside it), configured by environment only,
  * and driven over HTTP with partner credentials made by its own CLI.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -389,5 +390,20 @@ describe("the compiled executable", () => {
     expect(update.kind).toBe("initial");
     expect(update.status_code.length).toBeGreaterThan(0);
     expect(update.category).not.toBe("");
+
+    // The checker thread reserved a block of simulated calls; SIGTERM gives back what it did
+    // not use, so the day's count is what the ticks asked.
+    expect(await server.process.stop(5_000)).toBe(0);
+    const asked = server.process.logs
+      .filter((line) => line.msg === "checker tick" && line.thread === "checker")
+      .reduce((sum, line) => sum + Number(line.checked), 0);
+    expect(asked).toBeGreaterThanOrEqual(1);
+    const db = new Database(env.DATABASE_PATH, { readonly: true });
+    try {
+      const row = db.query("SELECT sum(count) AS n FROM usage_counters").get() as { n: number };
+      expect(row.n).toBe(asked);
+    } finally {
+      db.close();
+    }
   }, 100_000);
 });
