@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/app.ts";
 import { type CheckerHost, createCheckerHost } from "../../src/checker/checker-host.ts";
+import { startServiceChecker } from "../../src/cli/serve.ts";
 import { systemClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connection.ts";
@@ -223,6 +224,26 @@ describe("the checker thread", () => {
       expect(nice(process.pid).nice).toBe(before);
     },
   );
+
+  test("a :memory: database keeps the checker on the main thread", async () => {
+    const database = openDatabase(":memory:");
+    migrate(database);
+    cleanups.push(() => database.close());
+    const logger = createLogger({ level: "silent", format: "json" });
+    const status = newServiceStatus(Date.now());
+    const config = loadConfig({ DATABASE_PATH: ":memory:" }, false);
+    const checker = await startServiceChecker(config, {
+      database,
+      clock: systemClock,
+      logger,
+      status,
+    });
+    expect(status.checkerThread).toBeNull();
+    const summary = await checker.tick();
+    expect(summary).toMatchObject({ checked: 0, rateLimited: false });
+    expect(summary.skipped).toBeUndefined();
+    await checker.stop(100);
+  });
 
   test("an entry that cannot be loaded stops start-up", async () => {
     const attempt = threadedService({ entry: new URL("./no-such-thread.ts", import.meta.url) });
