@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 /**
- * `bun run build`: compiles src/main.ts into one self-contained executable at dist/immigraflow.
+ * `bun run build`: compiles src/main.ts (and the checker thread's entry) into one
+ * self-contained executable at dist/immigraflow.
  *
  * The CLI is spawned rather than Bun.build's JS API because the JS API has no `--production`
  * switch: without it the binary would carry NODE_ENV=development, and the flags below are
@@ -32,6 +33,13 @@ export const buildFlags = [
   `--banner=Bun.env.NODE_ENV = "production";`,
 ];
 
+/**
+ * Every entry point of the executable. The checker runs in a Worker, and a Worker's entry must
+ * be an entry point of the build to be embedded at all; src/checker/checker-host.ts names it
+ * relative to the folder of src/main.ts, which is the root the executable embeds them under.
+ */
+export const entryPoints = ["src/main.ts", "src/checker/checker-thread.ts"];
+
 export interface BuildResult {
   outfile: string;
   bytes: number;
@@ -44,7 +52,7 @@ export async function buildExecutable(outfile = defaultOutfile): Promise<BuildRe
   rmSync(outfile, { force: true });
   const started = performance.now();
   const child = Bun.spawn(
-    [process.execPath, "build", ...buildFlags, `--outfile=${outfile}`, "src/main.ts"],
+    [process.execPath, "build", ...buildFlags, `--outfile=${outfile}`, ...entryPoints],
     { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, NODE_ENV: "production" } },
   );
   const [stdout, stderr, code] = await Promise.all([

@@ -1,46 +1,110 @@
 import { cron } from "@elysiajs/cron";
-import { Cron } from "croner";
 import { createApp } from "../app.ts";
-import { type CheckerOptions, createChecker } from "../checker/checker.ts";
-import { systemClock } from "../clock.ts";
+import type { TickSummary } from "../checker/checker.ts";
+import { createCheckerHost, skippedTick } from "../checker/checker-host.ts";
+import { createServiceChecker } from "../checker/service-checker.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
-import { migrate, openDatabase } from "../db/connection.ts";
+import { type DatabaseHandle, migrate, openDatabase } from "../db/connection.ts";
 import { acquireInstanceLock } from "../db/instance-lock.ts";
 import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { createEmailSender } from "../notifications/email-sender.ts";
-import { createNotificationPlanner } from "../notifications/planner.ts";
 import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
-import { newServiceStatus, recordTick } from "../ops/service-status.ts";
+import { newServiceStatus, recordTick, type ServiceStatus } from "../ops/service-status.ts";
 import { releaseHeldJobs } from "../outbox/outbox.queries.ts";
 import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
 import { createSource } from "../uscis/source.ts";
+import type { CaseStatusSource } from "../uscis/types.ts";
 import { Version } from "../version.ts";
-import { emitCheckFailing } from "../webhooks/webhook-events.ts";
 import { createWebhookSender } from "../webhooks/webhook-sender.ts";
 
-/**
- * The tick budget follows from the schedule: a tick may use most of the time until the next
- * one at the USCIS rate, and leaves a margin so ticks do not run into each other.
- */
-export function receiptsPerTick(pattern: string, ratePerSecond: number): number {
-  const [first, second] = new Cron(pattern, { paused: true }).nextRuns(2);
-  const seconds = first && second ? (second.getTime() - first.getTime()) / 1000 : 60;
-  return Math.max(1, Math.floor(seconds * ratePerSecond * 0.8));
+export { createServiceChecker, receiptsPerTick } from "../checker/service-checker.ts";
+
+/** The checker as serve drives it, wherever it runs. */
+export interface ServiceCheckerHandle {
+  tick(maxReceipts?: number): Promise<TickSummary>;
+  readonly running: boolean;
+  /** The process's one USCIS source, for the live look-ups. */
+  source: CaseStatusSource;
+  quota: { remaining(): number; used(): number };
+  /** A clean stop: gives back the unspent quota block. */
+  stop(waitMs: number): Promise<void>;
 }
 
-/** The checker as `serve` runs it: paced by the schedule, telling people, emitting events. */
-export function createServiceChecker(
+/**
+ * How much nicer than the HTTP thread the checker thread runs (thread-priority.ts). Measured
+ * with bench/under-load.ts at 10, it did not lower the case read's p99 beyond the noise of a
+ * shared machine and cost a quarter of the checker's throughput, so it stays off; the bench's
+ * BENCH_CHECKER_NICENESS tries other values.
+ */
+export const CheckerNiceness = 0;
+
+export interface ServiceCheckerChoices {
+  /** Defaults to a thread for a file database. */
+  thread?: boolean;
+  /** Defaults to CheckerNiceness. */
+  niceness?: number;
+}
+
+/**
+ * With a file database the checker runs in a thread of its own (checker-host.ts), so its
+ * transactions never hold the event loop that answers HTTP. A `:memory:` database cannot be
+ * opened from a second connection, so there it stays on the main thread, as tests build it.
+ */
+export async function startServiceChecker(
   config: Config,
-  deps: Pick<CheckerOptions, "db" | "source" | "quota" | "clock" | "logger">,
-) {
-  return createChecker({
-    ...deps,
-    checkIntervalMinutes: config.checkIntervalMinutes,
-    maxReceiptsPerTick: receiptsPerTick(config.checkerCron, config.uscisRatePerSecond),
-    planNotifications: createNotificationPlanner(deps.logger),
-    onCheckFailing: emitCheckFailing,
+  deps: { database: DatabaseHandle; clock: Clock; logger: Logger; status: ServiceStatus },
+  choices: ServiceCheckerChoices = {},
+): Promise<ServiceCheckerHandle> {
+  const { database, clock, logger } = deps;
+  if (!(choices.thread ?? config.databasePath !== ":memory:")) {
+    return inProcessChecker(config, deps);
+  }
+  const host = createCheckerHost({
+    config,
+    db: database.db,
+    clock,
+    logger,
+    niceness: choices.niceness ?? CheckerNiceness,
   });
+  deps.status.checkerThread = host.state;
+  await host.start();
+  return host;
+}
+
+function inProcessChecker(
+  config: Config,
+  { database, clock, logger }: { database: DatabaseHandle; clock: Clock; logger: Logger },
+): ServiceCheckerHandle {
+  const { source, quota } = createSource(config, { db: database.db, clock, logger });
+  const deps = { db: database.db, source, quota, clock, logger };
+  const scheduled = createServiceChecker(config, deps);
+  // One checker per budget; ticks never overlap, whichever runs them.
+  const checkers = new Map<number, ReturnType<typeof createServiceChecker>>();
+  let running = false;
+  return {
+    async tick(maxReceipts) {
+      let checker = scheduled;
+      if (maxReceipts !== undefined) {
+        checker = checkers.get(maxReceipts) ?? createServiceChecker(config, deps, maxReceipts);
+        checkers.set(maxReceipts, checker);
+      }
+      if (running) return skippedTick();
+      running = true;
+      try {
+        return await checker.tick();
+      } finally {
+        running = false;
+      }
+    },
+    get running() {
+      return running || scheduled.running;
+    },
+    source,
+    quota,
+    stop: async () => quota.release(),
+  };
 }
 
 export async function serve(config: Config, logger: Logger): Promise<void> {
@@ -48,10 +112,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const instance = acquireInstanceLock(config.databasePath);
   const database = openDatabase(config.databasePath);
   const applied = migrate(database);
-  const { source, quota } = createSource(config, { db: database.db, clock, logger });
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
-  const checker = createServiceChecker(config, { db: database.db, source, quota, clock, logger });
+  const checker = await startServiceChecker(config, { database, clock, logger, status });
   const released = releaseHeldJobs(database.db, clock.now());
   const outbox = startOutboxLoop(
     createOutboxWorker({
@@ -75,8 +138,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     database,
     clock,
     logger,
-    source,
-    quota,
+    source: checker.source,
+    quota: checker.quota,
     metrics,
     status,
   }).use(
@@ -142,7 +205,9 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
       Promise.all([stopped, outbox.stop()]),
       Bun.sleep(Math.max(0, deadline - Date.now())),
     ]);
-    quota.release();
+    // The thread gets a moment of its own past the deadline: it gives back the unspent quota
+    // block and closes its connection, a few milliseconds unless it is stuck.
+    await checker.stop(500);
     database.close();
     instance.release();
     logger.info({ signal }, "stopped");

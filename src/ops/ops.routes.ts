@@ -25,6 +25,8 @@ export interface OpsDeps {
 
 /** Lag past this means the checker is not keeping up with its own schedule. */
 const LagWarningMs = 15 * 60 * 1000;
+/** A checker thread that ended on an error this recently keeps /health degraded. */
+const ThreadFailureWarningMs = 15 * 60 * 1000;
 /** A message waiting this long means a provider has been failing for a while. */
 const OutboxWarningMs = 30 * 60 * 1000;
 
@@ -90,8 +92,17 @@ function health(deps: OpsDeps) {
   const checkerBehind = lag.lagMs > LagWarningMs;
   const oldestWaitMs = backlog.oldestPendingAt === null ? 0 : now - backlog.oldestPendingAt;
   const outboxBehind = oldestWaitMs > OutboxWarningMs;
+  const thread = deps.status.checkerThread;
+  const threadTroubled =
+    thread !== null &&
+    (thread.state !== "running" ||
+      (thread.lastFailureAt !== null && now - thread.lastFailureAt < ThreadFailureWarningMs));
   const degraded =
-    !database.writable || checkerBehind || outboxBehind || !["ok", "unknown"].includes(uscisState);
+    !database.writable ||
+    checkerBehind ||
+    outboxBehind ||
+    threadTroubled ||
+    !["ok", "unknown"].includes(uscisState);
 
   return {
     status: degraded ? "degraded" : "ok",
@@ -103,6 +114,15 @@ function health(deps: OpsDeps) {
       due_receipts: lag.dueReceipts,
       last_tick_at: tick ? new Date(tick.at).toISOString() : null,
       interval_minutes: deps.checkIntervalMinutes,
+      thread: thread
+        ? {
+            state: thread.state,
+            restarts: thread.restarts,
+            last_failure_at: thread.lastFailureAt
+              ? new Date(thread.lastFailureAt).toISOString()
+              : null,
+          }
+        : { state: "in_process", restarts: 0, last_failure_at: null },
     },
     uscis: { mode: deps.uscisMode, state: uscisState, quota_remaining: quotaRemaining },
     outbox: {

@@ -6,18 +6,29 @@ export interface LastTick {
   rateLimited: boolean;
 }
 
+/** The checker thread, when `serve` runs one (checker-host.ts keeps this current). */
+export interface CheckerThreadState {
+  state: "starting" | "running" | "restarting" | "stopped";
+  /** New threads started after one ended on an error. */
+  restarts: number;
+  lastFailureAt: number | null;
+}
+
 export interface ServiceStatus {
   startedAt: number;
   /** The last checker tick of any kind: whether the scheduler is alive. */
   lastTick: LastTick | null;
   /** The last tick that asked USCIS anything: what USCIS is doing now. */
   lastUscisTick: LastTick | null;
+  /** Null when the checker runs on the main thread (tests, a `:memory:` database). */
+  checkerThread: CheckerThreadState | null;
 }
 
 export const newServiceStatus = (now: number): ServiceStatus => ({
   startedAt: now,
   lastTick: null,
   lastUscisTick: null,
+  checkerThread: null,
 });
 
 /**

@@ -15,6 +15,11 @@ export interface Quota {
   tryConsume(): boolean;
   used(): number;
   remaining(): number;
+  /**
+   * Calls of today's reserved block not yet handed out: counted in the database, not used.
+   * Another connection reading the count subtracts it to see what this holder has really used.
+   */
+  unspent(): number;
   /** Gives back what is left of a reserved block, on a clean stop: only a crash forfeits it. */
   release(): void;
 }
@@ -49,7 +54,8 @@ export function createQuota(options: QuotaOptions): Quota {
       .get();
     return row?.count ?? 0;
   };
-  const used = () => counted() - (reserved.day === today() ? reserved.left : 0);
+  const unspent = () => (reserved.day === today() ? reserved.left : 0);
+  const used = () => counted() - unspent();
 
   // One statement, so two processes (or two overlapping ticks) sharing the file cannot both
   // take the last calls: the WHERE on the update refuses what would pass the limit.
@@ -84,6 +90,7 @@ export function createQuota(options: QuotaOptions): Quota {
       return take(day, 1);
     },
     used,
+    unspent,
     remaining: () => Math.max(0, dailyLimit - used()),
     release() {
       if (reserved.left === 0) return;

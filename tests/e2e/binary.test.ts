@@ -3,11 +3,13 @@
  * (no node_modules, no drizzle/, no swagger-ui-dist beside it), configured by environment only,
  * and driven over HTTP with partner credentials made by its own CLI.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Version } from "../../src/version.ts";
+import { type ResendFake, startResendFake } from "../fakes/resend-fake.ts";
 import { startTorchFake, type TorchFake } from "../fakes/torch-fake.ts";
 import {
   type BinaryProcess,
@@ -40,7 +42,7 @@ let work = "";
 let binDir = "";
 let binary = "";
 const servers: BinaryProcess[] = [];
-const fakes: TorchFake[] = [];
+const fakes: (TorchFake | ResendFake)[] = [];
 
 beforeAll(async () => {
   const built = await ensureBinary();
@@ -115,9 +117,17 @@ async function watchUntilFirstUpdate(
   partner: Partner,
   receipt: string,
   withinMs: number,
+  /** The back office may create the user already verified, so updates are e-mailed. */
+  verified = false,
 ): Promise<StatusUpdate> {
   const api = client(server, partner);
-  const user = await api("POST", "/v1/users", { email: "ana@e2e.example" });
+  const user = verified
+    ? await api("POST", "/v1/client/users", {
+        email: "ana@e2e.example",
+        email_verified: true,
+        send_verification: false,
+      })
+    : await api("POST", "/v1/users", { email: "ana@e2e.example" });
   expect(user.status, user.text).toBe(201);
   const userId = user.json.id as number;
 
@@ -303,8 +313,14 @@ describe("the compiled executable", () => {
       message: "Query was successful",
     });
 
+    const resend = startResendFake({ apiKey: "re_e2e_binary_0123456789" });
+    fakes.push(resend);
+
     const env = {
       DATABASE_PATH: dataPath("sandbox"),
+      RESEND_API_KEY: "re_e2e_binary_0123456789",
+      RESEND_BASE_URL: resend.url,
+      EMAIL_FROM: "ImmigraFlow <cases@e2e.example>",
       HOST: "127.0.0.1",
       USCIS_MODE: "sandbox",
       USCIS_API_BASE_URL: fake.url,
@@ -324,9 +340,25 @@ describe("the compiled executable", () => {
     await expectWrongSecretRefused(server, partner);
     await expectBadInputRefused(server, partner);
 
-    const update = await watchUntilFirstUpdate(server, partner, SandboxReceipt, 15_000);
+    const update = await watchUntilFirstUpdate(server, partner, SandboxReceipt, 15_000, true);
     expect(update.kind).toBe("initial");
     expect(update.status_code).toBe(SandboxTitle);
+    // The tick ran in the checker thread, which the executable carries as its second entry
+    // point, and the thread's log lines keep the service's format with a field of their own.
+    const tick = await server.process.waitForLog(
+      (line) => line.msg === "checker tick" && Number(line.checked) >= 1,
+      5_000,
+    );
+    expect(tick.thread).toBe("checker");
+    expect(server.process.stdout).not.toContain("e2e-secret");
+    // What the thread wrote into the outbox, the main thread's sender delivered.
+    const deadline = Date.now() + 10_000;
+    while (resend.delivered.length === 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(resend.delivered.map((mail) => mail.to)).toEqual(["ana@e2e.example"]);
+    const health = (await (await fetch(`${server.url}/health`)).json()) as {
+      checker: { thread: { state: string; restarts: number } };
+    };
+    expect(health.checker.thread).toMatchObject({ state: "running", restarts: 0 });
     expect(update.form_type).toBe("I-765");
     expect(fake.requests.token).toBeGreaterThanOrEqual(1);
     expect(fake.requests.caseStatus).toBeGreaterThanOrEqual(1);
@@ -358,5 +390,20 @@ describe("the compiled executable", () => {
     expect(update.kind).toBe("initial");
     expect(update.status_code.length).toBeGreaterThan(0);
     expect(update.category).not.toBe("");
+
+    // The checker thread reserved a block of simulated calls; SIGTERM gives back what it did
+    // not use, so the day's count is what the ticks asked.
+    expect(await server.process.stop(5_000)).toBe(0);
+    const asked = server.process.logs
+      .filter((line) => line.msg === "checker tick" && line.thread === "checker")
+      .reduce((sum, line) => sum + Number(line.checked), 0);
+    expect(asked).toBeGreaterThanOrEqual(1);
+    const db = new Database(env.DATABASE_PATH, { readonly: true });
+    try {
+      const row = db.query("SELECT sum(count) AS n FROM usage_counters").get() as { n: number };
+      expect(row.n).toBe(asked);
+    } finally {
+      db.close();
+    }
   }, 100_000);
 });

@@ -44,6 +44,27 @@ describe("createQuota", () => {
     expect(row).toEqual([{ source: "torch", day: "2026-05-04", count: 3 }]);
   });
 
+  test("unspent is today's reserved block not yet handed out; another holder reads around it", () => {
+    const { db } = open();
+    const clock = manualClock(Date.UTC(2026, 4, 4, 12, 0, 0));
+    const quota = createQuota({
+      db,
+      source: "simulator",
+      dailyLimit: 100,
+      clock,
+      reserveBlock: 10,
+    });
+    const reader = createQuota({ db, source: "simulator", dailyLimit: 100, clock });
+    expect(quota.unspent()).toBe(0);
+    quota.tryConsume();
+    quota.tryConsume();
+    expect(quota.unspent()).toBe(8);
+    // The reader sees the whole block counted; less what is unspent, it is the holder's use.
+    expect(reader.used() - quota.unspent()).toBe(quota.used());
+    clock.advance(12 * 60 * 60 * 1000);
+    expect(quota.unspent()).toBe(0);
+  });
+
   test("a new UTC day starts from zero", () => {
     const { db } = open();
     const clock = manualClock(Date.UTC(2026, 4, 4, 23, 59, 59));
