@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
+import { inSavepoint } from "../db/prepared.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { createGroupedOutcomes } from "./grouped-outcomes.ts";
@@ -7,6 +8,7 @@ import {
   claimableJobIds,
   jobsByIds,
   type OutboxJobRow,
+  outcomeStatements,
   providerMessagesTaken,
   takeJobs,
 } from "./outbox.queries.ts";
@@ -82,6 +84,8 @@ const ClockSkewMs = 60_000;
 interface Claimed {
   job: OutboxJobRow;
   interrupted: boolean;
+  /** Set when the claim's own commit wrote this job's send start. */
+  startedWithClaim?: number;
 }
 
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
@@ -90,7 +94,8 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const batchSize = options.batchSize ?? 100;
   const sendConcurrency = Math.max(1, options.sendConcurrency ?? 16);
   const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
-  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 16);
+  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 32);
+  const statements = outcomeStatements(db);
   const outcomes = createGroupedOutcomes({
     db,
     clock,
@@ -111,7 +116,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         leaseUntil,
         now,
       );
-      return found.map((job) => ({
+      const claimed: Claimed[] = found.map((job) => ({
         job: {
           ...job,
           state: "in_flight",
@@ -123,6 +128,24 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         // a retry clears the start unless the job is still being looked for (reconcile).
         interrupted: job.sendStartedAt !== null,
       }));
+      // The first WhatsApp group's requests leave as soon as this commit is done, so their
+      // starts go in it rather than in a commit of their own. Not a group with a job to look
+      // for first: its look-ups could hold the requests well past that start.
+      // Should those writes fail, the claim stands and the group commits its starts as others
+      // do, or is retried without a request if that fails too.
+      const first = groups(claimed.filter(({ job }) => job.channel === "whatsapp"))[0];
+      if (first?.every(({ interrupted }) => !interrupted)) {
+        try {
+          inSavepoint(tx, () => {
+            for (const { job } of first) statements.sendStarted.run({ id: job.id, at: now });
+          });
+          for (const entry of first) {
+            entry.job.sendStartedAt = now;
+            entry.startedWithClaim = now;
+          }
+        } catch {}
+      }
+      return claimed;
     });
   }
 
@@ -168,9 +191,13 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         )
       ).filter((job) => job !== null);
       if (ready.length === 0) continue;
+      const withClaim = group[0]!.startedWithClaim;
       let startedAt: number;
       try {
-        startedAt = outcomes.markSendStarted(ready.map((job) => job.id));
+        startedAt =
+          withClaim !== undefined && group.every((entry) => entry.startedWithClaim === withClaim)
+            ? withClaim
+            : outcomes.markSendStarted(ready.map((job) => job.id));
       } catch (error) {
         // Nothing left: each job keeps the start it had, if it had one.
         for (const job of ready) finish(job, thrown(error, job.sendStartedAt));

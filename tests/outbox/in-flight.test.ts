@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { manualClock } from "../../src/clock.ts";
+import { type Clock, manualClock } from "../../src/clock.ts";
 import { type DatabaseHandle, migrate, openDatabase } from "../../src/db/connection.ts";
 import { enqueue, type JobPayload } from "../../src/outbox/outbox.ts";
 import { createOutboxWorker } from "../../src/outbox/worker.ts";
@@ -36,8 +36,7 @@ function open(path: string): DatabaseHandle {
   return handle;
 }
 
-function seeded(payloads: JobPayload[]) {
-  const clock = manualClock();
+function seeded(payloads: JobPayload[], clock: Clock = manualClock()) {
   const live = open(join(dir, "live.db"));
   migrate(live);
   const origin = { purpose: "verification" as const, userId: null, statusUpdateId: null };
@@ -111,5 +110,28 @@ describe("a batch's requests are in flight together", () => {
     expect(
       live.sqlite.query("SELECT count(*) AS n FROM outbox_jobs WHERE state = 'sent'").get(),
     ).toEqual({ n: 16 });
+  });
+
+  test("the first WhatsApp group's starts go in the claim's own commit", async () => {
+    const { twilio } = providers;
+    // Every reading of this clock is a millisecond later: a start written in a commit of its
+    // own, after the claim, would show a later time than the claim's.
+    let now = Date.UTC(2026, 4, 4, 12);
+    const { worker } = seeded(
+      Array.from({ length: 3 }, (_, i) => whatsapp(i)),
+      { now: () => (now += 1) },
+    );
+    twilio.failNext("slow", 3);
+
+    const run = worker.runOnce();
+    await until(() => twilio.handling === 3, "three messages at Twilio at once");
+    const crashed = open(copyWithWal(join(dir, "live.db"), join(dir, "crashed.db")));
+    const rows = crashed.sqlite
+      .query("SELECT send_started_at AS at, lease_until AS lease FROM outbox_jobs")
+      .all() as { at: number; lease: number }[];
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row.at).toBe(row.lease - 120_000);
+
+    expect(await run).toMatchObject({ claimed: 3, sent: 3 });
   });
 });
