@@ -170,8 +170,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
 
   /**
    * WhatsApp, which has no idempotency key: several requests at a time, each group's starts
-   * committed before its requests leave (with the outcomes finished so far), so that a crash
-   * leaves every request that may have reached Twilio marked, to be looked for (reconcile).
+   * committed before its requests leave (the first group's with the claim, the others' with
+   * the outcomes finished so far), so that a crash leaves every request that may have reached
+   * Twilio marked, to be looked for (reconcile).
    * A user's jobs never share a group, or a claim: an earlier one is finished first. Nor do
    * two jobs to one number, so the look-up of one cannot find the other's message.
    */
