@@ -55,10 +55,12 @@ export interface ProviderError {
 export function createResendSender(options: ResendSenderOptions): EmailSender {
   const clock = options.clock ?? systemClock;
   const timeoutMs = options.timeoutMs ?? DefaultTimeoutMs;
-  const limiter = createSpacingLimiter({
-    perSecond: options.ratePerSecond ?? DefaultRatePerSecond,
-    clock,
-  });
+  const perSecond = options.ratePerSecond ?? DefaultRatePerSecond;
+  // The clock counts whole milliseconds, so spacing finer than one cannot be kept: the limiter
+  // would make it a 1 ms wait per e-mail in line, a ceiling near 1,000 a second whatever the
+  // rate asked for. Above that, pacing is lifted altogether.
+  const limiter =
+    perSecond > 1000 ? { acquire: async () => {} } : createSpacingLimiter({ perSecond, clock });
   // Loaded with the first e-mail, like the Twilio SDK: start-up does not wait for it.
   let client: Promise<Resend> | undefined;
   const resend = () =>

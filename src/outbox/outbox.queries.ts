@@ -252,10 +252,15 @@ function prepareOutcomeStatements(db: Executor) {
         leaseUntil: null,
         lastError: param("lastError"),
         providerMessageId: param("providerMessageId"),
-        payload: param("payload"),
         finishedAt: param("now"),
         updatedAt: param("now"),
       })
+      .where(byId)
+      .prepare(),
+    /** A finished job's payload, once its secrets are out of it. */
+    erase: db
+      .update(outboxJobs)
+      .set({ payload: param("payload") })
       .where(byId)
       .prepare(),
     notifyEmail: db

@@ -139,17 +139,28 @@ export function recordOutcomeIn(
   const state = final.outcome;
   const error = final.outcome === "failed" ? final.error : null;
   const reason = final.outcome === "skipped" ? final.reason : error;
+  const payload = erased(job.payload as JobPayload);
   const values = {
     state,
     leaseUntil: null,
     lastError: reason,
     providerMessageId:
       final.outcome === "sent" ? (final.providerMessageId ?? job.providerMessageId) : null,
-    payload: erased(job.payload as JobPayload),
+    payload,
     finishedAt: now,
     updatedAt: now,
   };
-  statements.finish.run({ id: job.id, now, ...values, payload: JSON.stringify(values.payload) });
+  statements.finish.run({
+    id: job.id,
+    now,
+    state,
+    lastError: reason,
+    providerMessageId: values.providerMessageId,
+  });
+  // Most payloads hold no secret; writing them out again unchanged cost a JSON encoding each.
+  if (payload !== job.payload) {
+    statements.erase.run({ id: job.id, payload: JSON.stringify(payload) });
+  }
   const updated: OutboxJobRow = { ...job, ...values };
   if (final.outcome === "failed" && final.optedOut && job.userId !== null) {
     turnWhatsAppOff(tx, job.userId, now);

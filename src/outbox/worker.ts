@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
+import { inSavepoint } from "../db/prepared.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import { createGroupedOutcomes } from "./grouped-outcomes.ts";
@@ -7,6 +8,7 @@ import {
   claimableJobIds,
   jobsByIds,
   type OutboxJobRow,
+  outcomeStatements,
   providerMessagesTaken,
   takeJobs,
 } from "./outbox.queries.ts";
@@ -28,8 +30,17 @@ export interface OutboxWorkerOptions {
   webhooks?: WebhookSender;
   /** How long a taken job is ours before another run may take it again. */
   leaseMs?: number;
-  /** Jobs taken per run; small, so a lease comfortably outlives the slowest batch. */
+  /**
+   * Jobs taken per run. Each run pays for a claim and a few commits whatever its size, so a
+   * hundred share them; their requests go out together, and even at Resend's default pace
+   * (2 e-mails a second) a run's e-mails take under a minute, well inside a lease.
+   */
   batchSize?: number;
+  /**
+   * E-mail requests in flight at once (each job has its own key, so any order will do), and
+   * webhook endpoints being called at once.
+   */
+  sendConcurrency?: number;
   /** How long a finished job's outcome may wait to share a commit with others. */
   commitWindowMs?: number;
   /**
@@ -37,7 +48,7 @@ export interface OutboxWorkerOptions {
    * then does finding no message mean it never arrived. The lease plus a minute by default.
    */
   reconcileAfterMs?: number;
-  /** WhatsApp requests in flight at once, their starts committed together. */
+  /** WhatsApp requests in flight at once, their starts committed together in one commit. */
   whatsappConcurrency?: number;
 }
 
@@ -73,14 +84,18 @@ const ClockSkewMs = 60_000;
 interface Claimed {
   job: OutboxJobRow;
   interrupted: boolean;
+  /** Set when the claim's own commit wrote this job's send start. */
+  startedWithClaim?: number;
 }
 
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
-  const batchSize = options.batchSize ?? 20;
+  const batchSize = options.batchSize ?? 100;
+  const sendConcurrency = Math.max(1, options.sendConcurrency ?? 16);
   const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
-  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 4);
+  const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 32);
+  const statements = outcomeStatements(db);
   const outcomes = createGroupedOutcomes({
     db,
     clock,
@@ -92,27 +107,45 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     const now = clock.now();
     const leaseUntil = now + leaseMs;
     return db.transaction((tx) => {
-      const found = jobsByIds(tx, claimableJobIds(tx, now, batchSize));
+      const found = fewPerWebhook(
+        jobsByIds(tx, claimableJobIds(tx, now, batchSize)).sort((a, b) => a.id - b.id),
+      );
       takeJobs(
         tx,
         found.map((job) => job.id),
         leaseUntil,
         now,
       );
-      return found
-        .sort((a, b) => a.id - b.id)
-        .map((job) => ({
-          job: {
-            ...job,
-            state: "in_flight",
-            leaseUntil,
-            attempts: job.attempts + 1,
-            updatedAt: now,
-          },
-          // Only a job whose request had started may have reached the provider before a crash;
-          // a retry clears the start unless the job is still being looked for (reconcile).
-          interrupted: job.sendStartedAt !== null,
-        }));
+      const claimed: Claimed[] = found.map((job) => ({
+        job: {
+          ...job,
+          state: "in_flight",
+          leaseUntil,
+          attempts: job.attempts + 1,
+          updatedAt: now,
+        },
+        // Only a job whose request had started may have reached the provider before a crash;
+        // a retry clears the start unless the job is still being looked for (reconcile).
+        interrupted: job.sendStartedAt !== null,
+      }));
+      // The first WhatsApp group's requests leave as soon as this commit is done, so their
+      // starts go in it rather than in a commit of their own. Not a group with a job to look
+      // for first: its look-ups could hold the requests well past that start.
+      // Should those writes fail, the claim stands and the group commits its starts as others
+      // do, or is retried without a request if that fails too.
+      const first = groups(claimed.filter(({ job }) => job.channel === "whatsapp"))[0];
+      if (first?.every(({ interrupted }) => !interrupted)) {
+        try {
+          inSavepoint(tx, () => {
+            for (const { job } of first) statements.sendStarted.run({ id: job.id, at: now });
+          });
+          for (const entry of first) {
+            entry.job.sendStartedAt = now;
+            entry.startedWithClaim = now;
+          }
+        } catch {}
+      }
+      return claimed;
     });
   }
 
@@ -136,9 +169,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   }
 
   /**
-   * WhatsApp, which has no idempotency key: a few requests at a time, each group's starts
-   * committed before its requests leave (with the outcomes finished so far), so that a crash
-   * leaves every request that may have reached Twilio marked, to be looked for (reconcile).
+   * WhatsApp, which has no idempotency key: several requests at a time, each group's starts
+   * committed before its requests leave (the first group's with the claim, the others' with
+   * the outcomes finished so far), so that a crash leaves every request that may have reached
+   * Twilio marked, to be looked for (reconcile).
    * A user's jobs never share a group, or a claim: an earlier one is finished first. Nor do
    * two jobs to one number, so the look-up of one cannot find the other's message.
    */
@@ -158,9 +192,13 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
         )
       ).filter((job) => job !== null);
       if (ready.length === 0) continue;
+      const withClaim = group[0]!.startedWithClaim;
       let startedAt: number;
       try {
-        startedAt = outcomes.markSendStarted(ready.map((job) => job.id));
+        startedAt =
+          withClaim !== undefined && group.every((entry) => entry.startedWithClaim === withClaim)
+            ? withClaim
+            : outcomes.markSendStarted(ready.map((job) => job.id));
       } catch (error) {
         // Nothing left: each job keeps the start it had, if it had one.
         for (const job of ready) finish(job, thrown(error, job.sendStartedAt));
@@ -283,8 +321,17 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     };
     try {
       const mine = claimed.filter(({ job }) => job.channel === channel);
+      const send = async ({ job }: Claimed) => {
+        finish(job, await attempt(null, () => deliver(job)));
+      };
       if (channel === "whatsapp") await deliverWhatsApp(mine, finish);
-      else for (const { job } of mine) finish(job, await attempt(null, () => deliver(job)));
+      else if (channel === "email") await inLanes(mine, sendConcurrency, send);
+      else {
+        // One endpoint's events in order, so a 410 stops the rest before they are sent.
+        await inLanes(byWebhook(mine), sendConcurrency, async (events) => {
+          for (const event of events) await send(event);
+        });
+      }
     } finally {
       outcomes.flush();
     }
@@ -315,6 +362,42 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       return running;
     },
   };
+}
+
+/**
+ * A webhook's events go one after another, each up to DeliveryTimeoutMs; a few per run keep
+ * an endpoint that times out from holding the run (and every other channel) for long.
+ */
+const WebhookEventsPerRun = 5;
+
+/** The jobs, oldest first, less any webhook's events past its first WebhookEventsPerRun. */
+function fewPerWebhook(jobs: OutboxJobRow[]): OutboxJobRow[] {
+  const taken = new Map<number, number>();
+  return jobs.filter((job) => {
+    if (job.channel !== "webhook" || job.webhookId === null) return true;
+    const count = (taken.get(job.webhookId) ?? 0) + 1;
+    taken.set(job.webhookId, count);
+    return count <= WebhookEventsPerRun;
+  });
+}
+
+function byWebhook(claimed: Claimed[]): Claimed[][] {
+  const groups = new Map<number | null, Claimed[]>();
+  for (const entry of claimed) {
+    const group = groups.get(entry.job.webhookId);
+    if (group) group.push(entry);
+    else groups.set(entry.job.webhookId, [entry]);
+  }
+  return [...groups.values()];
+}
+
+/** `work` over `items`, taken in order, at most `lanes` at a time. */
+async function inLanes<T>(items: T[], lanes: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
 const message = (job: OutboxJobRow) =>

@@ -27,8 +27,12 @@ import {
 } from "../helpers/binary.ts";
 import { copyWithWal } from "../helpers/database-copy.ts";
 
-/** Users per scenario; each brings a verification e-mail and a case's WhatsApp message. */
-const Users = 30;
+/**
+ * Users per scenario; each brings a verification e-mail and a case's WhatsApp message. More
+ * than a batch of e-mails (the worker takes 100 jobs a run), so WhatsApp jobs are still
+ * waiting when the mid-send kill comes.
+ */
+const Users = 120;
 const ResendKey = "re_e2e_crash_0123456789abcdef";
 const AccountSid = `AC${"0123456789abcdef".repeat(2)}`;
 const AuthToken = "e2e-crash-twilio-token";
@@ -368,13 +372,13 @@ describe("a SIGKILL of the compiled executable", () => {
   test.concurrent("mid-send: every e-mail once, every WhatsApp once", async () => {
     const scenario = await setUp("midway", 100);
     const server = await launch(scenario);
-    await fillOutbox(scenario, server, 8_000, () => {
+    await fillOutbox(scenario, server, 12_000, () => {
       // Slow enough that both channels have jobs taken but not yet sent when the kill comes.
       scenario.resend.setMode("slow", { delayMs: 200 });
       scenario.twilio.setMode("slow");
     });
-    // Once the blocker is answered the worker takes 20 e-mails, then the last 10 with the
-    // first 10 WhatsApp jobs: kill a few WhatsApp messages into that second batch, while an
+    // Once the blocker is answered the worker takes 100 e-mails, then the last 20 with the
+    // first 80 WhatsApp jobs: kill a few WhatsApp messages into that second batch, while an
     // e-mail is inside the Resend fake. The fake runs on this thread, so it cannot answer
     // between this check and the signal: that e-mail is accepted with its answer lost, the
     // case the Idempotency-Key is for.

@@ -188,13 +188,35 @@ describe("error classes", () => {
     expect(result.outcome).toBe("retry");
   });
 
-  test("nobody listening is worth retrying", async () => {
+  test("nobody listening is worth retrying, and cannot have reached Twilio", async () => {
     const { whatsapp } = sender({ apiBaseUrl: "http://127.0.0.1:9" });
 
     const result = await whatsapp.send(message(), "job_01REFUSED");
 
-    expect(result).toMatchObject({ outcome: "retry" });
-    expect("error" in result && result.error).toStartWith("Twilio unreachable");
+    expect(result).toMatchObject({ outcome: "retry", mayHaveLanded: false });
+    expect("error" in result && result.error).toStartWith("Twilio unreachable: ECONNREFUSED");
+  });
+
+  test("a timed-out message may have reached Twilio: the retry looks first", async () => {
+    const { whatsapp } = sender({ timeoutMs: 200 });
+    fake.failNext("slow");
+
+    const result = await whatsapp.send(message(), "job_01TIMEOUT");
+
+    expect(result).toMatchObject({ outcome: "retry", mayHaveLanded: true });
+    expect("error" in result && result.error).toBe("Twilio unreachable: ETIMEDOUT");
+  });
+
+  test("a message whose kept-alive connection drops is sent once, not again", async () => {
+    const { whatsapp } = sender();
+    await whatsapp.send(message(), "job_01FIRST");
+    fake.failNext("connection_reset");
+
+    const result = await whatsapp.send(message(), "job_01DROPPED");
+
+    expect(result).toMatchObject({ outcome: "retry", mayHaveLanded: true });
+    expect(fake.requests.map((request) => request.method)).toEqual(["POST", "POST"]);
+    expect(fake.messages).toHaveLength(1);
   });
 
   test("a number that is not E.164 fails without calling Twilio", async () => {

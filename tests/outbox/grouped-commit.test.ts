@@ -101,18 +101,24 @@ describe("a crash between a provider's answer and the grouped commit", () => {
       );
     });
 
-    // Both e-mails answered slowly: the first one's outcome waits for company (a minute, here)
-    // while the second is still at Resend. The WhatsApp message went out at once.
+    // The e-mails go out together; Resend answers one at once and holds the other. The answered
+    // one's outcome waits for company (a minute, here) while the other is still at Resend. The
+    // WhatsApp message went out at once.
     const { resend, twilio } = providers;
-    resend.setMode("slow", { delayMs: SlowMs, times: 2 });
+    resend.setMode("slow", { delayMs: SlowMs, times: 1 });
     const run = worker(live, clock, 60_000).runOnce();
     const deadline = Date.now() + 10_000;
-    while (!(resend.requests.length === 2 && resend.requests[1]!.status === 0)) {
-      if (Date.now() > deadline) throw new Error("the second e-mail never reached Resend");
+    const whatsappSent = () =>
+      live.sqlite
+        .query("SELECT 1 FROM outbox_jobs WHERE channel = 'whatsapp' AND state = 'sent'")
+        .get() !== null;
+    // The WhatsApp message is written down while the held e-mail is still at Resend.
+    while (!(resend.requests.length === 2 && resend.delivered.length === 1 && whatsappSent())) {
+      if (Date.now() > deadline) throw new Error("one e-mail answered, WhatsApp written: never");
       await Bun.sleep(5);
     }
     const copy = crashCopy(join(dir, "live.db"));
-    expect(resend.delivered).toHaveLength(1);
+    expect(resend.requests.filter((request) => request.status === 0)).toHaveLength(1);
     expect(twilio.messages).toHaveLength(1);
     await run;
 
@@ -121,7 +127,7 @@ describe("a crash between a provider's answer and the grouped commit", () => {
     // Answered, yet not written down: the window this test is about.
     expect(first).toMatchObject({ state: "in_flight", provider_message_id: null });
     expect(first!.payload).toContain(Secret);
-    expect(second).toMatchObject({ state: "in_flight" });
+    expect(second).toMatchObject({ state: "in_flight", provider_message_id: null });
     // A WhatsApp outcome never waits for company across a request: the next message's start,
     // or the end of the channel's turn, commits it before anything else is awaited.
     expect(whatsapp).toMatchObject({ state: "sent", provider_message_id: twilio.messages[0]!.sid });
@@ -135,15 +141,11 @@ describe("a crash between a provider's answer and the grouped commit", () => {
     expect(resend.requests).toHaveLength(4);
     const keys = resend.requests.map((request) => request.idempotencyKey);
     const [firstKey, secondKey] = [first!.idempotency_key, second!.idempotency_key];
-    expect(keys).toEqual([firstKey, secondKey, firstKey, secondKey]);
-    expect(firstAfter).toMatchObject({
-      state: "sent",
-      provider_message_id: resend.delivered[0]!.id,
-    });
-    expect(secondAfter).toMatchObject({
-      state: "sent",
-      provider_message_id: resend.delivered[1]!.id,
-    });
+    expect(keys.slice(0, 2).sort()).toEqual([firstKey, secondKey].sort());
+    expect(keys.slice(2).sort()).toEqual([firstKey, secondKey].sort());
+    const idFor = (key: string) => resend.delivered.find((e) => e.idempotencyKey === key)!.id;
+    expect(firstAfter).toMatchObject({ state: "sent", provider_message_id: idFor(firstKey) });
+    expect(secondAfter).toMatchObject({ state: "sent", provider_message_id: idFor(secondKey) });
     expect(firstAfter!.payload).not.toContain(Secret);
     expect(twilio.messages).toHaveLength(1);
   });
