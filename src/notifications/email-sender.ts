@@ -110,6 +110,7 @@ export function createResendSender(options: ResendSenderOptions): EmailSender {
   }
 
   return {
+    ratePerSecond: perSecond > 1000 ? undefined : perSecond,
     async send(message, idempotencyKey) {
       await limiter.acquire();
       const startedAt = clock.now();

@@ -48,6 +48,8 @@ export type DeliveryResult =
 export interface EmailSender {
   /** `secrets` (a sign-in code, a link's token) may be sent but never written to a log. */
   send(message: EmailMessage, idempotencyKey: string, secrets?: string[]): Promise<DeliveryResult>;
+  /** The most it sends a second, when it paces itself: a run takes no more than fit a lease. */
+  readonly ratePerSecond?: number;
 }
 
 export interface WhatsAppSender {

@@ -88,10 +88,20 @@ interface Claimed {
   startedWithClaim?: number;
 }
 
+/**
+ * A job whose lease has ended counts as abandoned and may be taken again, so a run must be done
+ * well within its lease. Paced e-mail is what can take long: at a slow pace (EMAIL_RATE_PER_SECOND
+ * under 1) a hundred e-mails would outlast it, so a run holds what the pace sends in half a lease.
+ */
+export function runSize(wanted: number, leaseMs: number, emailsPerSecond?: number): number {
+  if (emailsPerSecond === undefined) return wanted;
+  return Math.max(1, Math.min(wanted, Math.floor((emailsPerSecond * leaseMs) / 2000)));
+}
+
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
-  const batchSize = options.batchSize ?? 100;
+  const batchSize = runSize(options.batchSize ?? 100, leaseMs, options.email.ratePerSecond);
   const sendConcurrency = Math.max(1, options.sendConcurrency ?? 16);
   const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
   const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 32);
