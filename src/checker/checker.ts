@@ -32,6 +32,7 @@ import {
   insertStatusUpdate,
   loadCaseRecords,
   loadReceipts,
+  loadWatchers,
   type ReceiptRow,
   type ReceiptState,
   recordReceiptCheck,
@@ -42,6 +43,7 @@ import {
   setObservedDigest,
   updateReceipt,
   type Watcher,
+  type WatchingCase,
 } from "./receipts.queries.ts";
 
 /** The part of the status catalogue the checker uses; tests may pass their own. */
@@ -294,8 +296,8 @@ interface Found {
  * True when the case's last status update already covers this very answer: comparing again
  * could only find what the comparison that set the digest found, no change.
  */
-function covered(watcher: Watcher, found: Found): boolean {
-  return watcher.case.observedDigest === found.digest;
+function covered(watcher: WatchingCase, found: Found): boolean {
+  return watcher.observedDigest === found.digest;
 }
 
 /**
@@ -353,18 +355,21 @@ function writeBatch(
       tx,
       batch.map((answered) => answered.receiptNumber),
     );
-    // Only the cases an answer may have changed are read in full.
+    // Only the cases an answer may have changed are read in full, with their last updates.
     const uncovered: number[] = [];
     for (const [receiptNumber, answer] of found) {
       for (const watcher of states.get(receiptNumber)?.watchers ?? []) {
-        if (!covered(watcher, answer)) uncovered.push(watcher.case.id);
+        if (!covered(watcher, answer)) uncovered.push(watcher.caseId);
       }
     }
-    const records = loadCaseRecords(tx, uncovered);
+    const loaded: Loaded = {
+      watchers: loadWatchers(tx, uncovered),
+      records: loadCaseRecords(tx, uncovered),
+    };
     return batch.map(({ receiptNumber, result }) =>
       recordResult(ctx, tx, states.get(receiptNumber), result, {
         found: found.get(receiptNumber),
-        records,
+        loaded,
         receiptNumber,
         isolate,
       }),
@@ -372,11 +377,17 @@ function writeBatch(
   });
 }
 
+/** What the batch read in full for the cases its answers may change, by case id. */
+interface Loaded {
+  watchers: Map<number, Watcher>;
+  records: Map<number, CaseRecordState>;
+}
+
 interface ResultContext {
   receiptNumber: string;
   /** Set when the answer is "found". */
   found: Found | undefined;
-  records: Map<number, CaseRecordState>;
+  loaded: Loaded;
   /** In a savepoint of its own, failing alone; otherwise a failure is thrown to the batch. */
   isolate: boolean;
 }
@@ -386,7 +397,7 @@ function recordResult(
   tx: Executor,
   state: ReceiptState | undefined,
   result: Answer,
-  { receiptNumber, found, records, isolate }: ResultContext,
+  { receiptNumber, found, loaded, isolate }: ResultContext,
 ): Outcome {
   const now = ctx.clock.now();
   // The last case let go of the receipt while USCIS was answering.
@@ -399,7 +410,7 @@ function recordResult(
   const write = (): Outcome => {
     switch (result.kind) {
       case "found":
-        return recordFound(ctx, tx, state, found!, records, now);
+        return recordFound(ctx, tx, state, found!, loaded, now);
       case "not_found":
         return recordNotFound(ctx, tx, state, now);
       case "invalid_receipt":
@@ -422,8 +433,8 @@ function couldNotRecord(ctx: CheckerContext, receiptNumber: string, error: unkno
   return { changed: 0, notFound: 0, failed: 1 };
 }
 
-function caseIds(watchers: Watcher[]): number[] {
-  return watchers.map((watcher) => watcher.case.id);
+function caseIds(watchers: WatchingCase[]): number[] {
+  return watchers.map((watcher) => watcher.caseId);
 }
 
 /** No updates yet: a case that has never been written for. */
@@ -434,23 +445,25 @@ function recordFound(
   tx: Executor,
   { receipt, watchers }: ReceiptState,
   found: Found,
-  records: Map<number, CaseRecordState>,
+  loaded: Loaded,
   now: number,
 ): Outcome {
   const { observation, digest } = found;
   let changed = 0;
-  for (const watcher of watchers) {
-    if (covered(watcher, found)) continue;
-    const record = records.get(watcher.case.id) ?? NoRecord;
+  for (const watching of watchers) {
+    if (covered(watching, found)) continue;
+    const watcher = loaded.watchers.get(watching.caseId);
+    if (!watcher) throw new Error(`case ${watching.caseId} was not read in full`);
+    const record = loaded.records.get(watching.caseId) ?? NoRecord;
     if (writeCaseUpdate(ctx, tx, { ...watcher, ...record }, receipt, found, now)) {
       changed += 1;
     } else {
       // Next time the same answer needs no comparison.
-      setObservedDigest(tx, watcher.case.id, digest);
+      setObservedDigest(tx, watching.caseId, digest);
     }
   }
   // Most cases have no error to clear; an UPDATE that changes nothing still costs a write.
-  setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.case.checkError !== null)), null);
+  setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.checkError !== null)), null);
 
   const title = cleanText(observation.statusTitle);
   const settled = SettledCategories.has(ctx.catalogue.lookupStatus(title).category);
@@ -617,13 +630,16 @@ function recordUnavailable(
       { receipt_number: receipt.receiptNumber, consecutive_failures: failures, reason },
       "receipt check failing",
     );
-    ctx.onCheckFailing?.(tx, {
-      receiptNumber: receipt.receiptNumber,
-      watchers,
-      consecutiveFailures: failures,
-      failingSince,
-      lastError: reason,
-    });
+    if (ctx.onCheckFailing) {
+      // Flagging is rare, so the cases are read in full only now, for the events.
+      ctx.onCheckFailing(tx, {
+        receiptNumber: receipt.receiptNumber,
+        watchers: [...loadWatchers(tx, caseIds(watchers)).values()],
+        consecutiveFailures: failures,
+        failingSince,
+        lastError: reason,
+      });
+    }
   }
   return { changed: 0, notFound: 0, failed: 1 };
 }
