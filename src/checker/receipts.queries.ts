@@ -55,7 +55,8 @@ function isWatched(db: Executor) {
   );
 }
 
-const dueOfPriority = (priority: boolean) => (db: Executor) =>
+/** The due read of one priority, unprepared: what a test asks SQLite to explain. */
+export const dueOfPriorityQuery = (db: Executor, priority: boolean) =>
   db
     .select({ receiptNumber: receipts.receiptNumber })
     .from(receipts)
@@ -67,10 +68,9 @@ const dueOfPriority = (priority: boolean) => (db: Executor) =>
       ),
     )
     .orderBy(asc(receipts.nextCheckAt), asc(receipts.receiptNumber))
-    .limit(sql.placeholder("limit"))
-    .prepare();
-const duePriority = dueOfPriority(true);
-const dueRegular = dueOfPriority(false);
+    .limit(sql.placeholder("limit"));
+const duePriority = (db: Executor) => dueOfPriorityQuery(db, true).prepare();
+const dueRegular = (db: Executor) => dueOfPriorityQuery(db, false).prepare();
 
 /**
  * Receipts to check now: just-watched ones first, then the longest overdue. One statement per
