@@ -32,6 +32,7 @@ import {
   insertStatusUpdate,
   loadCaseRecords,
   loadReceipts,
+  loadWatchers,
   type ReceiptRow,
   type ReceiptState,
   recordReceiptCheck,
@@ -42,6 +43,7 @@ import {
   setObservedDigest,
   updateReceipt,
   type Watcher,
+  type WatchingCase,
 } from "./receipts.queries.ts";
 
 /** The part of the status catalogue the checker uses; tests may pass their own. */
@@ -294,11 +296,19 @@ interface Found {
  * True when the case's last status update already covers this very answer: comparing again
  * could only find what the comparison that set the digest found, no change.
  */
-function covered(watcher: Watcher, found: Found): boolean {
-  return watcher.case.observedDigest === found.digest;
+function covered(watcher: WatchingCase, found: Found): boolean {
+  return watcher.observedDigest === found.digest;
 }
 
-/** One transaction for the batch; counted only once it committed. */
+/**
+ * One transaction for the batch; counted only once it committed.
+ *
+ * The batch is first written straight through, with no savepoint per receipt: a savepoint
+ * makes SQLite copy every page a receipt touches into a sub-journal (about 130 KB per new
+ * receipt, spilled to a temporary file), far more than the receipt's own rows. Should any
+ * receipt fail to record, that attempt is rolled back whole and the batch written again with a
+ * savepoint each, so the one that fails takes only its own writes back, as it always did.
+ */
 function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   const total: Outcome = { changed: 0, notFound: 0, failed: 0 };
   if (batch.length === 0) return total;
@@ -313,27 +323,15 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
     }
   }
   try {
-    const outcomes = ctx.db.transaction((tx) => {
-      const states = loadReceipts(
-        tx,
-        batch.map((answered) => answered.receiptNumber),
-      );
-      // Only the cases an answer may have changed are read in full.
-      const uncovered: number[] = [];
-      for (const [receiptNumber, answer] of found) {
-        for (const watcher of states.get(receiptNumber)?.watchers ?? []) {
-          if (!covered(watcher, answer)) uncovered.push(watcher.case.id);
-        }
-      }
-      const records = loadCaseRecords(tx, uncovered);
-      return batch.map(({ receiptNumber, result }) =>
-        recordResult(ctx, tx, states.get(receiptNumber), result, {
-          found: found.get(receiptNumber),
-          records,
-          receiptNumber,
-        }),
-      );
-    });
+    const attempt = { began: false };
+    let outcomes: Outcome[];
+    try {
+      outcomes = writeBatch(ctx, batch, found, attempt, false);
+    } catch (error) {
+      // No transaction (the lock not had in busy_timeout): asking again would only wait again.
+      if (!attempt.began) throw error;
+      outcomes = writeBatch(ctx, batch, found, attempt, true);
+    }
     for (const outcome of outcomes) addOutcome(total, outcome);
   } catch (error) {
     // Nothing of the batch was written; each receipt keeps its schedule and is tried again.
@@ -343,48 +341,100 @@ function recordBatch(ctx: CheckerContext, batch: Answered[]): Outcome {
   return total;
 }
 
+/** The batch in one transaction; with `isolate`, each receipt in a savepoint of its own. */
+function writeBatch(
+  ctx: CheckerContext,
+  batch: Answered[],
+  found: Map<string, Found>,
+  attempt: { began: boolean },
+  isolate: boolean,
+): Outcome[] {
+  return ctx.db.transaction((tx) => {
+    attempt.began = true;
+    const states = loadReceipts(
+      tx,
+      batch.map((answered) => answered.receiptNumber),
+    );
+    // Only the cases an answer may have changed are read in full, with their last updates.
+    const uncovered: number[] = [];
+    for (const [receiptNumber, answer] of found) {
+      for (const watcher of states.get(receiptNumber)?.watchers ?? []) {
+        if (!covered(watcher, answer)) uncovered.push(watcher.caseId);
+      }
+    }
+    const loaded: Loaded = {
+      watchers: loadWatchers(tx, uncovered),
+      records: loadCaseRecords(tx, uncovered),
+    };
+    return batch.map(({ receiptNumber, result }) =>
+      recordResult(ctx, tx, states.get(receiptNumber), result, {
+        found: found.get(receiptNumber),
+        loaded,
+        receiptNumber,
+        isolate,
+      }),
+    );
+  });
+}
+
+/** What the batch read in full for the cases its answers may change, by case id. */
+interface Loaded {
+  watchers: Map<number, Watcher>;
+  records: Map<number, CaseRecordState>;
+}
+
 interface ResultContext {
   receiptNumber: string;
   /** Set when the answer is "found". */
   found: Found | undefined;
-  records: Map<number, CaseRecordState>;
+  loaded: Loaded;
+  /** In a savepoint of its own, failing alone; otherwise a failure is thrown to the batch. */
+  isolate: boolean;
 }
 
-/** Each receipt in a savepoint of its own: one that fails takes only its own writes back. */
 function recordResult(
   ctx: CheckerContext,
   tx: Executor,
   state: ReceiptState | undefined,
   result: Answer,
-  { receiptNumber, found, records }: ResultContext,
+  { receiptNumber, found, loaded, isolate }: ResultContext,
 ): Outcome {
   const now = ctx.clock.now();
-  try {
-    return inSavepoint(tx, () => {
-      // The last case let go of the receipt while USCIS was answering.
-      if (!state) return { changed: 0, notFound: 0, failed: 0 };
+  // The last case let go of the receipt while USCIS was answering.
+  if (!state) return { changed: 0, notFound: 0, failed: 0 };
+  // Known before anything is written, so it fails alone without taking the batch back.
+  if (result.kind === "found" && !found) {
+    return couldNotRecord(ctx, receiptNumber, new Error("the answer could not be digested"));
+  }
 
-      switch (result.kind) {
-        case "found":
-          if (!found) throw new Error("the answer could not be digested");
-          return recordFound(ctx, tx, state, found, records, now);
-        case "not_found":
-          return recordNotFound(ctx, tx, state, now);
-        case "invalid_receipt":
-          return recordInvalid(ctx, tx, state, result.message, now);
-        case "unavailable":
-          return recordUnavailable(ctx, tx, state, result.reason, now);
-      }
-    });
+  const write = (): Outcome => {
+    switch (result.kind) {
+      case "found":
+        return recordFound(ctx, tx, state, found!, loaded, now);
+      case "not_found":
+        return recordNotFound(ctx, tx, state, now);
+      case "invalid_receipt":
+        return recordInvalid(ctx, tx, state, result.message, now);
+      case "unavailable":
+        return recordUnavailable(ctx, tx, state, result.reason, now);
+    }
+  };
+  if (!isolate) return write();
+  try {
+    return inSavepoint(tx, write);
   } catch (error) {
-    // The receipt keeps its schedule, so it is tried again next tick.
-    ctx.logger.error({ err: error, receipt_number: receiptNumber }, "checker could not record");
-    return { changed: 0, notFound: 0, failed: 1 };
+    return couldNotRecord(ctx, receiptNumber, error);
   }
 }
 
-function caseIds(watchers: Watcher[]): number[] {
-  return watchers.map((watcher) => watcher.case.id);
+/** The receipt keeps its schedule, so it is tried again next tick. */
+function couldNotRecord(ctx: CheckerContext, receiptNumber: string, error: unknown): Outcome {
+  ctx.logger.error({ err: error, receipt_number: receiptNumber }, "checker could not record");
+  return { changed: 0, notFound: 0, failed: 1 };
+}
+
+function caseIds(watchers: WatchingCase[]): number[] {
+  return watchers.map((watcher) => watcher.caseId);
 }
 
 /** No updates yet: a case that has never been written for. */
@@ -395,23 +445,25 @@ function recordFound(
   tx: Executor,
   { receipt, watchers }: ReceiptState,
   found: Found,
-  records: Map<number, CaseRecordState>,
+  loaded: Loaded,
   now: number,
 ): Outcome {
   const { observation, digest } = found;
   let changed = 0;
-  for (const watcher of watchers) {
-    if (covered(watcher, found)) continue;
-    const record = records.get(watcher.case.id) ?? NoRecord;
+  for (const watching of watchers) {
+    if (covered(watching, found)) continue;
+    const watcher = loaded.watchers.get(watching.caseId);
+    if (!watcher) throw new Error(`case ${watching.caseId} was not read in full`);
+    const record = loaded.records.get(watching.caseId) ?? NoRecord;
     if (writeCaseUpdate(ctx, tx, { ...watcher, ...record }, receipt, found, now)) {
       changed += 1;
     } else {
       // Next time the same answer needs no comparison.
-      setObservedDigest(tx, watcher.case.id, digest);
+      setObservedDigest(tx, watching.caseId, digest);
     }
   }
   // Most cases have no error to clear; an UPDATE that changes nothing still costs a write.
-  setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.case.checkError !== null)), null);
+  setCheckError(tx, caseIds(watchers.filter((watcher) => watcher.checkError !== null)), null);
 
   const title = cleanText(observation.statusTitle);
   const settled = SettledCategories.has(ctx.catalogue.lookupStatus(title).category);
@@ -578,13 +630,16 @@ function recordUnavailable(
       { receipt_number: receipt.receiptNumber, consecutive_failures: failures, reason },
       "receipt check failing",
     );
-    ctx.onCheckFailing?.(tx, {
-      receiptNumber: receipt.receiptNumber,
-      watchers,
-      consecutiveFailures: failures,
-      failingSince,
-      lastError: reason,
-    });
+    if (ctx.onCheckFailing) {
+      // Flagging is rare, so the cases are read in full only now, for the events.
+      ctx.onCheckFailing(tx, {
+        receiptNumber: receipt.receiptNumber,
+        watchers: [...loadWatchers(tx, caseIds(watchers)).values()],
+        consecutiveFailures: failures,
+        failingSince,
+        lastError: reason,
+      });
+    }
   }
   return { changed: 0, notFound: 0, failed: 1 };
 }

@@ -55,7 +55,8 @@ function isWatched(db: Executor) {
   );
 }
 
-const dueOfPriority = (priority: boolean) => (db: Executor) =>
+/** The due read of one priority, unprepared: what a test asks SQLite to explain. */
+export const dueOfPriorityQuery = (db: Executor, priority: boolean) =>
   db
     .select({ receiptNumber: receipts.receiptNumber })
     .from(receipts)
@@ -67,10 +68,9 @@ const dueOfPriority = (priority: boolean) => (db: Executor) =>
       ),
     )
     .orderBy(asc(receipts.nextCheckAt), asc(receipts.receiptNumber))
-    .limit(sql.placeholder("limit"))
-    .prepare();
-const duePriority = dueOfPriority(true);
-const dueRegular = dueOfPriority(false);
+    .limit(sql.placeholder("limit"));
+const duePriority = (db: Executor) => dueOfPriorityQuery(db, true).prepare();
+const dueRegular = (db: Executor) => dueOfPriorityQuery(db, false).prepare();
 
 /**
  * Receipts to check now: just-watched ones first, then the longest overdue. One statement per
@@ -111,9 +111,19 @@ export interface CaseRecordState {
   updateCount: number;
 }
 
+/**
+ * A case watching a receipt, as much of it as deciding whether an answer needs comparing takes.
+ * Most answers repeat what the case's last update covers, and those need nothing more.
+ */
+export interface WatchingCase {
+  caseId: number;
+  observedDigest: string | null;
+  checkError: string | null;
+}
+
 export interface ReceiptState {
   receipt: ReceiptRow;
-  watchers: Watcher[];
+  watchers: WatchingCase[];
 }
 
 /** A list bound as one JSON parameter, so a statement for any number of values is prepared once. */
@@ -126,13 +136,28 @@ const receiptsIn = (db: Executor) =>
     .where(inArray(receipts.receiptNumber, jsonList("numbers")))
     .prepare();
 
-const watchersIn = (db: Executor) =>
+const watchingIn = (db: Executor) =>
+  db
+    .select({
+      receiptNumber: cases.receiptNumber,
+      caseId: cases.id,
+      observedDigest: cases.observedDigest,
+      checkError: cases.checkError,
+    })
+    .from(cases)
+    .innerJoin(users, eq(users.id, cases.userId))
+    .innerJoin(clients, eq(clients.id, users.clientId))
+    .where(and(inArray(cases.receiptNumber, jsonList("numbers")), watchedCondition()))
+    .orderBy(asc(cases.id))
+    .prepare();
+
+const watchersById = (db: Executor) =>
   db
     .select({ case: cases, user: users, client: clients })
     .from(cases)
     .innerJoin(users, eq(users.id, cases.userId))
     .innerJoin(clients, eq(clients.id, users.clientId))
-    .where(and(inArray(cases.receiptNumber, jsonList("numbers")), watchedCondition()))
+    .where(inArray(cases.id, jsonList("caseIds")))
     .orderBy(asc(cases.id))
     .prepare();
 
@@ -161,10 +186,10 @@ const countsIn = (db: Executor) =>
     .prepare();
 
 /**
- * The receipts of a batch with their watching cases, in two statements rather than a few per
- * receipt. Read inside the batch's transaction: nothing else writes meanwhile, and recording
- * one receipt touches only its own receipt, cases and updates, so this is what each receipt
- * would have read for itself. A receipt no longer in the table is missing from the map.
+ * The receipts of a batch with the cases watching them, in two statements rather than a few
+ * per receipt. Read inside the batch's transaction: nothing else writes meanwhile, and
+ * recording one receipt touches only its own receipt, cases and updates, so this is what each
+ * receipt would have read for itself. A receipt no longer in the table is missing from the map.
  */
 export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string, ReceiptState> {
   const numbers = JSON.stringify(receiptNumbers);
@@ -172,10 +197,23 @@ export function loadReceipts(db: Executor, receiptNumbers: string[]): Map<string
   for (const receipt of prepared(db, receiptsIn).all({ numbers })) {
     states.set(receipt.receiptNumber, { receipt, watchers: [] });
   }
-  for (const watcher of prepared(db, watchersIn).all({ numbers })) {
-    states.get(watcher.case.receiptNumber)?.watchers.push(watcher);
+  for (const { receiptNumber, ...watching } of prepared(db, watchingIn).all({ numbers })) {
+    states.get(receiptNumber)?.watchers.push(watching);
   }
   return states;
+}
+
+/**
+ * The cases given with their users and partners, in full: for the cases a status update may be
+ * written for, or an event emitted about. Read in the transaction loadReceipts read them in.
+ */
+export function loadWatchers(db: Executor, caseIds: number[]): Map<number, Watcher> {
+  const watchers = new Map<number, Watcher>();
+  if (caseIds.length === 0) return watchers;
+  for (const watcher of prepared(db, watchersById).all({ caseIds: JSON.stringify(caseIds) })) {
+    watchers.set(watcher.case.id, watcher);
+  }
+  return watchers;
 }
 
 /**

@@ -134,6 +134,30 @@ describe("USCIS unavailable", () => {
     expect(fx.receiptRow(A)).toMatchObject({ consecutiveFailures: 0, failingSince: null });
   });
 
+  test("the flag's event names every watching case with its own user and partner", async () => {
+    const events: CheckFailingEvent[] = [];
+    const fx = setup({ onCheckFailing: (_tx, event) => events.push(event) });
+    const first = fx.addCase(A);
+    const second = fx.addCase(A);
+    fx.uscis.answer(A, { kind: "unavailable", reason: "timeout" });
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      await fx.checker.tick();
+      fx.clock.set(fx.receiptRow(A).nextCheckAt);
+    }
+
+    expect(events).toHaveLength(1);
+    const watchers = events[0]!.watchers;
+    expect(watchers.map((watcher) => watcher.case)).toEqual([
+      fx.caseRow(first.id),
+      fx.caseRow(second.id),
+    ]);
+    for (const watcher of watchers) {
+      expect(watcher.user.id).toBe(watcher.case.userId);
+      expect(watcher.client.id).toBe(watcher.user.clientId);
+    }
+    expect(new Set(watchers.map((watcher) => watcher.client.id)).size).toBe(2);
+  });
+
   test("the retry delay never exceeds the check interval", async () => {
     const fx = setup({ checkIntervalMinutes: 15 });
     fx.addCase(A);

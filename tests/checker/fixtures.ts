@@ -185,6 +185,7 @@ export function setup(options: Partial<CheckerOptions> = {}) {
 
   return {
     db,
+    sqlite: handle.sqlite,
     clock,
     uscis,
     log,

@@ -1,7 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { receiptSpread } from "../../src/checker/cadence.ts";
-import { checkerLag, watchReceipt } from "../../src/checker/receipts.queries.ts";
+import {
+  checkerLag,
+  dueOfPriorityQuery,
+  dueReceipts,
+  watchReceipt,
+} from "../../src/checker/receipts.queries.ts";
 import { cases, users } from "../../src/db/schema.ts";
 import { Hour, Minute, setup } from "./fixtures.ts";
 
@@ -10,6 +15,26 @@ const B = "LIN9999106498";
 const C = "SRC9999102777";
 
 describe("which receipts a tick takes", () => {
+  test("receipts due at one instant come off receipts_due in order, with nothing sorted", () => {
+    const fx = setup();
+    const numbers = ["EAC2690000003", "EAC2690000001", "EAC2690000002"];
+    for (const receipt of numbers) fx.addCase(receipt);
+    for (const receipt of numbers) fx.setReceipt(receipt, { priority: false, nextCheckAt: 5 });
+
+    expect(dueReceipts(fx.db, 10, 2)).toEqual(["EAC2690000001", "EAC2690000002"]);
+    for (const priority of [true, false]) {
+      const { sql, params } = dueOfPriorityQuery(fx.db, priority).toSQL();
+      const plan = fx.sqlite
+        .query(`EXPLAIN QUERY PLAN ${sql}`)
+        // The placeholders (now, limit) stand for numbers; anything will do for a plan.
+        .all(...params.map((param) => (typeof param === "string" ? param : 10)))
+        .map((row) => (row as { detail: string }).detail);
+      // A sort would take every receipt due at that instant, however few the tick wants.
+      expect(plan.join("\n")).toMatch(/USING (COVERING )?INDEX receipts_due/);
+      expect(plan.join("\n")).not.toContain("TEMP B-TREE");
+    }
+  });
+
   test("one USCIS call for a receipt watched by two users of two partners", async () => {
     const fx = setup();
     const first = fx.addCase(A);
