@@ -1,4 +1,4 @@
-import { and, asc, count, eq, exists, inArray, isNull, lte, min, sql } from "drizzle-orm";
+import { and, asc, count, eq, exists, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { prepared, setPlaceholders } from "../db/prepared.ts";
 import { cases, clients, receipts, statusUpdates, users } from "../db/schema.ts";
@@ -84,23 +84,6 @@ export function dueReceipts(db: Executor, now: number, limit: number): string[] 
   const rest =
     first.length < limit ? prepared(db, dueRegular).all({ now, limit: limit - first.length }) : [];
   return [...first, ...rest].map((row) => row.receiptNumber);
-}
-
-export interface CheckerLag {
-  /** How long the most overdue watched receipt has been waiting; 0 when none is due. */
-  lagMs: number;
-  dueReceipts: number;
-}
-
-/** For /health: a checker that keeps up has little lag whatever the number due. */
-export function checkerLag(db: Executor, now: number): CheckerLag {
-  const row = db
-    .select({ oldest: min(receipts.nextCheckAt), due: count() })
-    .from(receipts)
-    .where(and(lte(receipts.nextCheckAt, now), isWatched(db)))
-    .get();
-  const oldest = row?.oldest ?? null;
-  return { lagMs: oldest === null ? 0 : Math.max(0, now - oldest), dueReceipts: row?.due ?? 0 };
 }
 
 /** What a watcher's next update is compared with and counted after. */

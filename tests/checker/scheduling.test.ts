@@ -2,12 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { receiptSpread } from "../../src/checker/cadence.ts";
 import {
-  checkerLag,
   dueOfPriorityQuery,
   dueReceipts,
   watchReceipt,
 } from "../../src/checker/receipts.queries.ts";
 import { cases, users } from "../../src/db/schema.ts";
+import { checkerLag } from "../../src/ops/checker-lag.queries.ts";
 import { Hour, Minute, setup } from "./fixtures.ts";
 
 const A = "EAC9999103403";
