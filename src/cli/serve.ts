@@ -129,6 +129,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
         allowPrivate: config.webhookAllowPrivate,
         allowHttp: config.webhookAllowHttp,
       }),
+      metrics,
     }),
     logger,
   );
@@ -202,7 +203,7 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     while (checker.running && Date.now() < deadline) await Bun.sleep(50);
     // A delivery cut short here is not lost: its lease runs out and the next start retries it.
     await Promise.race([
-      Promise.all([stopped, outbox.stop()]),
+      Promise.all([stopped, outbox.stop(deadline)]),
       Bun.sleep(Math.max(0, deadline - Date.now())),
     ]);
     // The thread gets a moment of its own past the deadline: it gives back the unspent quota

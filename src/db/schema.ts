@@ -233,7 +233,13 @@ export const outboxJobs = sqliteTable(
     finishedAt: integer("finished_at"),
   },
   (table) => [
-    index("outbox_due").on(table.state, table.nextAttemptAt),
+    // Each channel's sender claims only its own jobs, oldest due first, so one channel's
+    // backlog is never walked to find another's.
+    index("outbox_due_by_channel").on(table.state, table.channel, table.nextAttemptAt),
+    // Sign-in codes go before bulk mail; this finds the few due among thousands of e-mails.
+    index("outbox_login_codes_due")
+      .on(table.nextAttemptAt)
+      .where(sql`state = 'pending' and purpose = 'login_code'`),
     index("outbox_user_channel").on(table.userId, table.channel, table.id),
     // Looked up only by a provider's id (a Twilio callback, a send that may have landed); every
     // pending job has none, and an entry for each of them was one more write per job enqueued.

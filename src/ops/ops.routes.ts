@@ -2,7 +2,8 @@ import { Elysia } from "elysia";
 import type { Clock } from "../clock.ts";
 import type { DatabaseHandle } from "../db/connection.ts";
 import type { Metrics } from "../http/metrics.ts";
-import { outboxBacklog } from "../outbox/outbox.queries.ts";
+import { type OutboxBacklog, OutboxChannels, outboxBacklog } from "../outbox/outbox.queries.ts";
+import { outboxMetrics, setBacklogGauges } from "../outbox/outbox-metrics.ts";
 import { checkerLag } from "./checker-lag.queries.ts";
 import { type DatabaseState, probeDatabase } from "./database-probe.ts";
 import type { ServiceStatus } from "./service-status.ts";
@@ -27,10 +28,15 @@ export interface OpsDeps {
 const LagWarningMs = 15 * 60 * 1000;
 /** A checker thread that ended on an error this recently keeps /health degraded. */
 const ThreadFailureWarningMs = 15 * 60 * 1000;
-/** A message waiting this long means a provider has been failing for a while. */
+/**
+ * A message overdue this long means a provider has been failing for a while, or a channel
+ * cannot keep up. Only due jobs count: a retry scheduled for later is not late.
+ */
 const OutboxWarningMs = 30 * 60 * 1000;
 
 export function opsRoutes(deps: OpsDeps) {
+  // Registered now, so the delivery counters are scraped at 0 before the first delivery.
+  outboxMetrics(deps.metrics.registry);
   return new Elysia({ tags: ["service"] })
     .get(
       "/health",
@@ -67,10 +73,10 @@ function health(deps: OpsDeps) {
   const now = deps.clock.now();
   let database: DatabaseState = probeDatabase(deps.database.sqlite);
   let lag = { lagMs: 0, dueReceipts: 0 };
-  let backlog = { pending: 0, inFlight: 0, oldestPendingAt: null as number | null };
+  let backlog: OutboxBacklog | null = null;
   try {
     lag = checkerLag(deps.database.db, now);
-    backlog = outboxBacklog(deps.database.db);
+    backlog = outboxBacklog(deps.database.db, now);
   } catch {
     database = { ok: false, writable: false, problem: "unknown" };
   }
@@ -90,8 +96,8 @@ function health(deps: OpsDeps) {
             ? "ok"
             : "unknown";
   const checkerBehind = lag.lagMs > LagWarningMs;
-  const oldestWaitMs = backlog.oldestPendingAt === null ? 0 : now - backlog.oldestPendingAt;
-  const outboxBehind = oldestWaitMs > OutboxWarningMs;
+  const outbox = outboxTotals(backlog, now);
+  const outboxBehind = outbox.overdueMs > OutboxWarningMs;
   const thread = deps.status.checkerThread;
   const threadTroubled =
     thread !== null &&
@@ -126,9 +132,10 @@ function health(deps: OpsDeps) {
     },
     uscis: { mode: deps.uscisMode, state: uscisState, quota_remaining: quotaRemaining },
     outbox: {
-      pending: backlog.pending,
-      in_flight: backlog.inFlight,
-      oldest_pending_seconds: Math.round(oldestWaitMs / 1000),
+      pending: outbox.pending,
+      in_flight: outbox.inFlight,
+      due: outbox.due,
+      oldest_pending_seconds: Math.round(outbox.overdueMs / 1000),
     },
   };
 }
@@ -144,10 +151,28 @@ function currentUscisTick(deps: OpsDeps, now: number) {
   return asked !== null && now - asked.at <= staleAfterMs ? asked : null;
 }
 
+/** The channels together; `overdueMs` is how long the most overdue due job has waited. */
+function outboxTotals(backlog: OutboxBacklog | null, now: number) {
+  const totals = { pending: 0, inFlight: 0, due: 0, overdueMs: 0 };
+  for (const channel of backlog ? OutboxChannels : []) {
+    const entry = backlog![channel];
+    totals.pending += entry.pending;
+    totals.inFlight += entry.inFlight;
+    totals.due += entry.due;
+    if (entry.oldestDueAt !== null) {
+      totals.overdueMs = Math.max(totals.overdueMs, now - entry.oldestDueAt);
+    }
+  }
+  return totals;
+}
+
 function refreshGauges(deps: OpsDeps) {
+  const now = deps.clock.now();
   deps.metrics.quotaRemaining.set(safe(() => deps.quota.remaining(), 0));
-  const lag = safe(() => checkerLag(deps.database.db, deps.clock.now()).lagMs, 0);
+  const lag = safe(() => checkerLag(deps.database.db, now).lagMs, 0);
   deps.metrics.checkerLag.set(lag / 1000);
+  const backlog = safe(() => outboxBacklog(deps.database.db, now), null);
+  if (backlog) setBacklogGauges(outboxMetrics(deps.metrics.registry), backlog, now);
 }
 
 function safe<T>(read: () => T, fallback: T): T {

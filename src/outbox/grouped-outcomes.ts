@@ -11,9 +11,9 @@ import type { DeliveryResult } from "./types.ts";
  * Waiting to be written changes nothing a crash can do: an e-mail whose outcome was not yet
  * committed is sent again with its Idempotency-Key, which Resend answers without a second
  * e-mail; a WhatsApp job had its start committed before its request left, so it is looked for
- * at Twilio as it would have been had the crash come a moment earlier. The next claim
- * happens only after every outcome of the batch is committed, so a user's later message never
- * overtakes an earlier one.
+ * at Twilio as it would have been had the crash come a moment earlier. A channel's next claim
+ * happens only after every outcome of its run is committed, so a user's later message never
+ * overtakes an earlier one. The channels' runs share the commits.
  */
 export interface GroupedOutcomes {
   /** Queues an outcome; settles once it is committed (at the latest after `windowMs`). */

@@ -1,4 +1,17 @@
-import { and, asc, eq, inArray, lt, lte, ne, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  eq,
+  inArray,
+  lt,
+  lte,
+  min,
+  ne,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from "drizzle-orm";
 import type { Executor } from "../db/connection.ts";
 import { prepared } from "../db/prepared.ts";
 import { type OutboxChannel, outboxJobs, statusUpdates, users } from "../db/schema.ts";
@@ -47,37 +60,73 @@ export function insertJob(db: Executor, job: Required<NewJob>): number {
 }
 
 /**
- * Jobs that may be taken now: due and pending, or taken by a sender whose lease ran out. A job
- * waits while an older one for the same user and channel is unfinished, so a user hears about
- * a case's moves in the order they happened, even after hours of provider outage.
+ * One channel's jobs that may be taken now: due and pending, or taken by a sender whose lease
+ * ran out. A job waits while an older one for the same user and channel is unfinished, so a
+ * user hears about a case's moves in the order they happened, even after hours of outage.
+ * `loginCodes` asks for sign-in codes only, which go before bulk mail.
  *
  * The two kinds are asked for separately: as one OR, SQLite gathers and sorts every match
- * before the LIMIT, a cost that grows with the backlog; each half alone walks outbox_due in
- * order and stops at `limit`.
+ * before the LIMIT, a cost that grows with the backlog; each half alone walks its index
+ * (outbox_due_by_channel, or outbox_login_codes_due) in order and stops at `limit`.
  */
-export function claimableJobIds(db: Executor, now: number, limit: number): number[] {
-  const earlier = sql`exists (select 1 from ${outboxJobs} as older
-    where older.user_id = ${outboxJobs.userId} and older.channel = ${outboxJobs.channel}
-      and older.id < ${outboxJobs.id} and older.state in ('pending', 'in_flight'))`;
-  const oldestFirst = (when: SQL) =>
-    db
-      .select({ id: outboxJobs.id, nextAttemptAt: outboxJobs.nextAttemptAt })
-      .from(outboxJobs)
-      .where(and(when, sql`not ${earlier}`))
-      .orderBy(asc(outboxJobs.nextAttemptAt), asc(outboxJobs.id))
-      .limit(limit)
-      .all();
-  const due = oldestFirst(
-    and(eq(outboxJobs.state, "pending"), lte(outboxJobs.nextAttemptAt, now))!,
-  );
-  const abandoned = oldestFirst(
-    and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, now))!,
-  );
+export function claimableJobIds(
+  db: Executor,
+  now: number,
+  limit: number,
+  channel: OutboxChannel,
+  loginCodes = false,
+): number[] {
+  const params = { now, limit, channel };
+  const due = prepared(db, loginCodes ? dueLoginCodesQuery : dueQuery).all(params);
+  // Sign-in codes are never looked for among abandoned jobs: those are due again already.
+  const abandoned = loginCodes ? [] : prepared(db, abandonedQuery).all(params);
+  if (abandoned.length === 0) return due.map((row) => row.id);
   return [...due, ...abandoned]
     .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id)
     .slice(0, limit)
     .map((row) => row.id);
 }
+
+const claimable = (db: Executor, when: SQL, index?: string) => {
+  const earlier = sql`exists (select 1 from ${outboxJobs} as older
+    where older.user_id = ${outboxJobs.userId} and older.channel = ${outboxJobs.channel}
+      and older.id < ${outboxJobs.id} and older.state in ('pending', 'in_flight'))`;
+  // As SQL, not columns: drizzle refuses columns of a table named in a FROM it did not build.
+  return db
+    .select({
+      id: sql<number>`${outboxJobs.id}`,
+      nextAttemptAt: sql<number>`${outboxJobs.nextAttemptAt}`,
+    })
+    .from(index ? sql`${outboxJobs} indexed by ${sql.identifier(index)}` : outboxJobs)
+    .where(and(when, eq(outboxJobs.channel, sql.placeholder("channel")), sql`not ${earlier}`))
+    .orderBy(asc(outboxJobs.nextAttemptAt), asc(outboxJobs.id))
+    .limit(sql.placeholder("limit"))
+    .prepare();
+};
+
+const dueQuery = (db: Executor) =>
+  claimable(
+    db,
+    and(eq(outboxJobs.state, "pending"), lte(outboxJobs.nextAttemptAt, sql.placeholder("now")))!,
+  );
+
+/**
+ * Named, since without statistics SQLite prefers outbox_due_by_channel and would walk every
+ * due e-mail. The literals, not parameters, show it that the partial index covers the query.
+ */
+const dueLoginCodesQuery = (db: Executor) =>
+  claimable(
+    db,
+    sql`${outboxJobs.state} = 'pending' and ${outboxJobs.purpose} = 'login_code'
+      and ${outboxJobs.nextAttemptAt} <= ${sql.placeholder("now")}`,
+    "outbox_login_codes_due",
+  );
+
+const abandonedQuery = (db: Executor) =>
+  claimable(
+    db,
+    and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, sql.placeholder("now")))!,
+  );
 
 /**
  * Makes every taken job claimable now. For start-up only: one process owns the database, so
@@ -182,29 +231,83 @@ export function turnWhatsAppOff(db: Executor, userId: number, now: number): void
     .run();
 }
 
-export interface OutboxBacklog {
+export interface ChannelBacklog {
   pending: number;
   inFlight: number;
-  oldestPendingAt: number | null;
+  /** Jobs whose time has come: pending and due, or held past their lease. */
+  due: number;
+  /** When the most overdue of them became due; null when none is. */
+  oldestDueAt: number | null;
 }
 
-export function outboxBacklog(db: Executor): OutboxBacklog {
-  const row = db
-    .select({
-      pending: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'pending' then 1 end), 0)`,
-      inFlight: sql<number>`coalesce(sum(case when ${outboxJobs.state} = 'in_flight'
-        then 1 end), 0)`,
-      oldest: sql<number | null>`min(case when ${outboxJobs.state} = 'pending'
-        then ${outboxJobs.createdAt} end)`,
-    })
+export type OutboxBacklog = Record<OutboxChannel, ChannelBacklog>;
+
+export const OutboxChannels: readonly OutboxChannel[] = ["email", "whatsapp", "webhook"];
+
+const heldQuery = (db: Executor) =>
+  db
+    .select({ state: outboxJobs.state, channel: outboxJobs.channel, jobs: count() })
     .from(outboxJobs)
     .where(inArray(outboxJobs.state, ["pending", "in_flight"]))
-    .get();
-  return {
-    pending: Number(row?.pending ?? 0),
-    inFlight: Number(row?.inFlight ?? 0),
-    oldestPendingAt: row?.oldest ?? null,
-  };
+    .groupBy(outboxJobs.state, outboxJobs.channel)
+    .prepare();
+
+/**
+ * A retry scheduled hours ahead is not late: only jobs due now count. The channels are named so
+ * that SQLite enters outbox_due_by_channel at each one's due range, not at every pending job.
+ */
+const dueByChannelQuery = (db: Executor) =>
+  db
+    .select({ channel: outboxJobs.channel, jobs: count(), oldest: min(outboxJobs.nextAttemptAt) })
+    .from(outboxJobs)
+    .where(
+      and(
+        eq(outboxJobs.state, "pending"),
+        inArray(outboxJobs.channel, [...OutboxChannels]),
+        lte(outboxJobs.nextAttemptAt, sql.placeholder("now")),
+      ),
+    )
+    .groupBy(outboxJobs.channel)
+    .prepare();
+
+/** A job held past its lease belongs to a sender that stopped: due since the lease ended. */
+const overheldByChannelQuery = (db: Executor) =>
+  db
+    .select({ channel: outboxJobs.channel, jobs: count(), oldest: min(outboxJobs.leaseUntil) })
+    .from(outboxJobs)
+    .where(
+      and(eq(outboxJobs.state, "in_flight"), lt(outboxJobs.leaseUntil, sql.placeholder("now"))),
+    )
+    .groupBy(outboxJobs.channel)
+    .prepare();
+
+/** For /health and /metrics, each channel apart: one can be late while the others keep up. */
+export function outboxBacklog(db: Executor, now: number): OutboxBacklog {
+  const backlog = Object.fromEntries(
+    OutboxChannels.map((channel) => [
+      channel,
+      { pending: 0, inFlight: 0, due: 0, oldestDueAt: null } as ChannelBacklog,
+    ]),
+  ) as OutboxBacklog;
+  for (const row of prepared(db, heldQuery).all()) {
+    const entry = backlog[row.channel];
+    if (!entry) continue;
+    if (row.state === "pending") entry.pending = row.jobs;
+    else entry.inFlight = row.jobs;
+  }
+  const due = [
+    ...prepared(db, dueByChannelQuery).all({ now }),
+    ...prepared(db, overheldByChannelQuery).all({ now }),
+  ];
+  for (const row of due) {
+    const entry = backlog[row.channel];
+    if (!entry) continue;
+    entry.due += row.jobs;
+    if (row.oldest !== null && (entry.oldestDueAt === null || row.oldest < entry.oldestDueAt)) {
+      entry.oldestDueAt = row.oldest;
+    }
+  }
+  return backlog;
 }
 
 const param = (name: string) => sql`${sql.placeholder(name)}`;

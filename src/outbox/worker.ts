@@ -1,5 +1,6 @@
+import type { Registry } from "prom-client";
 import type { Clock } from "../clock.ts";
-import type { Db } from "../db/connection.ts";
+import type { Db, Executor } from "../db/connection.ts";
 import { inSavepoint } from "../db/prepared.ts";
 import type { OutboxChannel } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
@@ -7,12 +8,14 @@ import { createGroupedOutcomes } from "./grouped-outcomes.ts";
 import {
   claimableJobIds,
   jobsByIds,
+  OutboxChannels,
   type OutboxJobRow,
   outcomeStatements,
   providerMessagesTaken,
   takeJobs,
 } from "./outbox.queries.ts";
 import { GiveUpAfterMs, type JobPayload } from "./outbox.ts";
+import { countDelivery, type OutboxMetrics, outboxMetrics } from "./outbox-metrics.ts";
 import type {
   DeliveryResult,
   EmailSender,
@@ -50,6 +53,8 @@ export interface OutboxWorkerOptions {
   reconcileAfterMs?: number;
   /** WhatsApp requests in flight at once, their starts committed together in one commit. */
   whatsappConcurrency?: number;
+  /** Where deliveries are counted by channel and outcome, for /metrics. */
+  metrics?: { registry: Registry };
 }
 
 export interface RunSummary {
@@ -61,9 +66,13 @@ export interface RunSummary {
 }
 
 export interface OutboxWorker {
-  /** Takes the jobs due now, delivers them, and records every outcome. */
+  /** One run of every channel's lane at once (a lane already running is left to it). */
   runOnce(): Promise<RunSummary>;
+  /** Takes this channel's jobs due now, delivers them, and records every outcome. */
+  runLane(channel: OutboxChannel): Promise<RunSummary>;
   readonly running: boolean;
+  /** The jobs runs hold now, taken and not yet recorded: what a cut-short stop leaves. */
+  held(): { id: number; channel: OutboxChannel }[];
 }
 
 /**
@@ -98,10 +107,30 @@ export function runSize(wanted: number, leaseMs: number, emailsPerSecond?: numbe
   return Math.max(1, Math.min(wanted, Math.floor((emailsPerSecond * leaseMs) / 2000)));
 }
 
+/**
+ * A sign-in code is looked for at each e-mail claim, so a paced lane claims what it sends in a
+ * few seconds: a code queued behind a run of verification e-mails waits that long, not the
+ * minute a run of a hundred takes at Resend's 2 a second (codes last ten minutes).
+ */
+const PacedEmailRunMs = 5_000;
+
+export function emailRunSize(wanted: number, leaseMs: number, emailsPerSecond?: number) {
+  const fitsLease = runSize(wanted, leaseMs, emailsPerSecond);
+  if (emailsPerSecond === undefined) return fitsLease;
+  return Math.max(1, Math.min(fitsLease, Math.ceil((emailsPerSecond * PacedEmailRunMs) / 1000)));
+}
+
 export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
   const { db, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 120_000;
-  const batchSize = runSize(options.batchSize ?? 100, leaseMs, options.email.ratePerSecond);
+  const batchSize = options.batchSize ?? 100;
+  const runSizes: Record<OutboxChannel, number> = {
+    email: emailRunSize(batchSize, leaseMs, options.email.ratePerSecond),
+    whatsapp: batchSize,
+    webhook: batchSize,
+  };
+  const metrics: OutboxMetrics | undefined =
+    options.metrics && outboxMetrics(options.metrics.registry);
   const sendConcurrency = Math.max(1, options.sendConcurrency ?? 16);
   const reconcileAfterMs = options.reconcileAfterMs ?? leaseMs + 60_000;
   const whatsappConcurrency = Math.max(1, options.whatsappConcurrency ?? 32);
@@ -111,15 +140,31 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     clock,
     windowMs: options.commitWindowMs ?? 20,
   });
-  let running = false;
+  const running = new Set<OutboxChannel>();
+  const holding = new Map<OutboxChannel, Set<number>>();
 
-  function claim(): Claimed[] {
+  /**
+   * This channel's due jobs, oldest first; for e-mail, sign-in codes first. In id order
+   * otherwise, which keeps each webhook's events in the order they happened.
+   */
+  function due(tx: Executor, channel: OutboxChannel, now: number): OutboxJobRow[] {
+    const size = runSizes[channel];
+    let ids = claimableJobIds(tx, now, size, channel);
+    let urgent = new Set<number>();
+    if (channel === "email") {
+      urgent = new Set(claimableJobIds(tx, now, size, channel, true));
+      ids = [...urgent, ...ids.filter((id) => !urgent.has(id))].slice(0, size);
+    }
+    const rank = (job: OutboxJobRow) => (urgent.has(job.id) ? 0 : 1);
+    const found = jobsByIds(tx, ids).sort((a, b) => rank(a) - rank(b) || a.id - b.id);
+    return channel === "webhook" ? fewPerWebhook(found) : found;
+  }
+
+  function claim(channel: OutboxChannel): Claimed[] {
     const now = clock.now();
     const leaseUntil = now + leaseMs;
     return db.transaction((tx) => {
-      const found = fewPerWebhook(
-        jobsByIds(tx, claimableJobIds(tx, now, batchSize)).sort((a, b) => a.id - b.id),
-      );
+      const found = due(tx, channel, now);
       takeJobs(
         tx,
         found.map((job) => job.id),
@@ -309,7 +354,10 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       written.push(
         outcomes.record(job, result).then(
           (finished) => {
-            count(summary, finished.state === "pending" ? "retry" : outcome);
+            holding.get(channel)?.delete(job.id);
+            const counted = finished.state === "pending" ? "retry" : outcome;
+            count(summary, counted);
+            countDelivery(metrics, channel, counted);
             logger.info(
               {
                 job_id: job.id,
@@ -330,15 +378,14 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
       );
     };
     try {
-      const mine = claimed.filter(({ job }) => job.channel === channel);
       const send = async ({ job }: Claimed) => {
         finish(job, await attempt(null, () => deliver(job)));
       };
-      if (channel === "whatsapp") await deliverWhatsApp(mine, finish);
-      else if (channel === "email") await inLanes(mine, sendConcurrency, send);
+      if (channel === "whatsapp") await deliverWhatsApp(claimed, finish);
+      else if (channel === "email") await inLanes(claimed, sendConcurrency, send);
       else {
         // One endpoint's events in order, so a 410 stops the rest before they are sent.
-        await inLanes(byWebhook(mine), sendConcurrency, async (events) => {
+        await inLanes(byWebhook(claimed), sendConcurrency, async (events) => {
           for (const event of events) await send(event);
         });
       }
@@ -349,34 +396,47 @@ export function createOutboxWorker(options: OutboxWorkerOptions): OutboxWorker {
     if (writeFailure) throw (writeFailure as { error: unknown }).error;
   }
 
+  /**
+   * One channel's run. Each channel has its own: paced e-mail, a WhatsApp group's look-ups or a
+   * webhook that times out hold only their own channel's next claim, never another's.
+   */
+  async function runLane(channel: OutboxChannel): Promise<RunSummary> {
+    const summary = emptySummary();
+    if (running.has(channel)) return summary;
+    running.add(channel);
+    try {
+      const claimed = claim(channel);
+      summary.claimed = claimed.length;
+      holding.set(channel, new Set(claimed.map(({ job }) => job.id)));
+      await deliverChannel(claimed, channel, summary);
+    } finally {
+      running.delete(channel);
+    }
+    return summary;
+  }
+
   return {
+    runLane,
     async runOnce() {
-      const summary: RunSummary = { claimed: 0, sent: 0, retried: 0, failed: 0, skipped: 0 };
-      if (running) return summary;
-      running = true;
-      try {
-        const claimed = claim();
-        summary.claimed = claimed.length;
-        // The channels do not wait on each other; each keeps its own pace and order.
-        await Promise.all([
-          deliverChannel(claimed, "email", summary),
-          deliverChannel(claimed, "whatsapp", summary),
-          deliverChannel(claimed, "webhook", summary),
-        ]);
-      } finally {
-        running = false;
+      const summaries = await Promise.all(OutboxChannels.map(runLane));
+      const total = emptySummary();
+      for (const lane of summaries) {
+        for (const key of Object.keys(total) as (keyof RunSummary)[]) total[key] += lane[key];
       }
-      return summary;
+      return total;
     },
     get running() {
-      return running;
+      return running.size > 0;
+    },
+    held() {
+      return [...holding].flatMap(([channel, ids]) => [...ids].map((id) => ({ id, channel })));
     },
   };
 }
 
 /**
  * A webhook's events go one after another, each up to DeliveryTimeoutMs; a few per run keep
- * an endpoint that times out from holding the run (and every other channel) for long.
+ * an endpoint that times out from holding the webhook lane (every other endpoint) for long.
  */
 const WebhookEventsPerRun = 5;
 
@@ -435,6 +495,8 @@ function thrown(error: unknown, sendStartedAt: number | null): DeliveryResult {
     : { outcome: "retry", error: text, sendStartedAt };
 }
 
+const emptySummary = (): RunSummary => ({ claimed: 0, sent: 0, retried: 0, failed: 0, skipped: 0 });
+
 function count(summary: RunSummary, outcome: DeliveryResult["outcome"]): void {
   if (outcome === "sent") summary.sent += 1;
   else if (outcome === "retry") summary.retried += 1;
@@ -443,35 +505,61 @@ function count(summary: RunSummary, outcome: DeliveryResult["outcome"]): void {
 }
 
 /**
- * Runs the worker until stopped: straight on while there is work, then once a second. A run
- * that throws is logged and the loop carries on; the jobs it held come back when leases end.
+ * Runs each channel's lane until stopped: straight on while it has work, then once a second.
+ * A run that throws is logged and its lane carries on; the jobs it held come back when their
+ * leases end.
  */
 export function startOutboxLoop(worker: OutboxWorker, logger: Logger, idleMs = 1000) {
   let stopped = false;
-  let wake: (() => void) | null = null;
-  const loop = (async () => {
+  const wakes = new Set<() => void>();
+  const lane = async (channel: OutboxChannel) => {
     while (!stopped) {
       let claimed = 0;
       try {
-        claimed = (await worker.runOnce()).claimed;
+        claimed = (await worker.runLane(channel)).claimed;
       } catch (error) {
-        logger.error({ err: error }, "outbox run failed");
+        logger.error({ err: error, channel }, "outbox run failed");
       }
       if (claimed === 0 && !stopped) {
         await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, idleMs);
+          const wake = () => {
+            wakes.delete(wake);
+            clearTimeout(timer);
+            resolve();
+          };
+          const timer = setTimeout(wake, idleMs);
+          wakes.add(wake);
         });
-        wake = null;
       }
     }
-  })();
+  };
+  const loops = Promise.all(OutboxChannels.map(lane));
   return {
-    /** Lets the current run finish, then ends the loop. */
-    async stop(): Promise<void> {
+    /**
+     * Lets the current runs finish, then ends the loop. Given a deadline (epoch ms, the system
+     * clock's), returns then at the latest: what is still being sent is left in flight, to be
+     * sent again after a restart, and a warning says which jobs those are.
+     */
+    async stop(deadline?: number): Promise<void> {
       stopped = true;
-      wake?.();
-      await loop;
+      for (const wake of [...wakes]) wake();
+      if (deadline === undefined) return void (await loops);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finished = await Promise.race([
+        loops.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+        }),
+      ]);
+      clearTimeout(timer);
+      if (finished) return;
+      const held = worker.held();
+      const channels: Partial<Record<OutboxChannel, number>> = {};
+      for (const job of held) channels[job.channel] = (channels[job.channel] ?? 0) + 1;
+      logger.warn(
+        { jobs: held.length, channels, job_ids: held.map((job) => job.id).slice(0, 100) },
+        "outbox stopped with deliveries unfinished; they are sent again after a restart",
+      );
     },
   };
 }

@@ -29,8 +29,8 @@ import { copyWithWal } from "../helpers/database-copy.ts";
 
 /**
  * Users per scenario; each brings a verification e-mail and a case's WhatsApp message. More
- * than a batch of e-mails (the worker takes 100 jobs a run), so WhatsApp jobs are still
- * waiting when the mid-send kill comes.
+ * than a run of either channel (each channel's lane takes 100 jobs a run), so WhatsApp jobs
+ * are still waiting when the mid-send kill comes. The blocker user comes on top.
  */
 const Users = 120;
 const ResendKey = "re_e2e_crash_0123456789abcdef";
@@ -73,8 +73,13 @@ interface Scenario {
   resend: ResendFake;
   twilio: TwilioFake;
   partner: Partner;
-  /** The first e-mail, held at the Resend fake so the worker claims nothing else meanwhile. */
+  /** The first e-mail, held at the Resend fake so the e-mail lane claims nothing else meanwhile. */
   blockerKey?: string;
+  /**
+   * Lets go of the blocker user's WhatsApp message, held at the Twilio fake so the WhatsApp
+   * lane claims nothing else meanwhile. Within 10 s of its arrival: the sender gives up then.
+   */
+  releaseWhatsApp?: () => void;
 }
 
 let work = "";
@@ -181,9 +186,10 @@ function updatesWritten(server: RunningServer): number {
 }
 
 /**
- * Makes all the jobs while the worker is stuck on one slow e-mail (the blocker), so what the
- * worker claims next, and in which batch, does not depend on when its 1 s poll falls: it
- * takes jobs oldest first, 20 at a time, and waits for a whole batch before taking more.
+ * Makes all the jobs while each channel's lane is stuck on one slow message (the blocker
+ * user's e-mail at Resend, its case's WhatsApp message at Twilio), so what a lane claims next,
+ * and in which run, does not depend on when its 1 s poll falls: it takes its channel's jobs
+ * oldest first, and waits for a whole run before taking more.
  */
 async function fillOutbox(
   scenario: Scenario,
@@ -193,7 +199,12 @@ async function fillOutbox(
 ): Promise<void> {
   const { resend, twilio } = scenario;
   resend.setMode("slow", { delayMs: blockerMs, times: 1 });
-  await call(server, scenario.partner, "/v1/users", { email: `blocker@${scenario.name}.example` });
+  const blockerUser = await call(server, scenario.partner, "/v1/users", {
+    email: `blocker@${scenario.name}.example`,
+    phone: "+14155559999",
+    notify_by_whatsapp: true,
+  });
+  const blockedAt = Date.now();
   await until("the blocker e-mail reached Resend", () => resend.requests.length > 0, 5_000);
   const blocker = resend.requests[0]!;
   scenario.blockerKey = blocker.idempotencyKey ?? undefined;
@@ -210,6 +221,14 @@ async function fillOutbox(
     });
     users.push(user.id as number);
   }
+  // The WhatsApp blocker must be let go before the sender's 10 s timeout, which starts when it
+  // reaches Twilio; mid-send, as the 12 s e-mail blocker is answered: it comes late enough.
+  await Bun.sleep(Math.max(0, blockedAt + Math.min(blockerMs, 12_000) - 9_000 - Date.now()));
+  scenario.releaseWhatsApp = twilio.holdNext();
+  await call(server, scenario.partner, `/v1/users/${blockerUser.id}/cases`, {
+    receipt_number: `IOE88${"9".repeat(8)}`,
+  });
+  await until("the blocker WhatsApp reached Twilio", () => twilio.handling > 0, 5_000);
   for (const [index, userId] of users.entries()) {
     // Any well-formed receipt not ending in 0000 is a case the simulator knows.
     const receipt = `IOE88${String(index + 1).padStart(8, "0")}`;
@@ -223,6 +242,7 @@ async function fillOutbox(
   );
   // Had the blocker been answered already, the batches would be whatever the poll made them.
   expect(blocker.status, "setup outlasted the blocker e-mail").toBe(0);
+  expect(twilio.handling, "setup outlasted the blocker WhatsApp").toBe(1);
   expect(twilio.messages).toHaveLength(0);
 }
 
@@ -315,10 +335,10 @@ function expectDeliveredOnce(scenario: Scenario, atKill: JobRow[]) {
   const requests = countBy(scenario.resend.requests, (r) => r.idempotencyKey);
   const repeated = [...requests.values()].filter((sent) => sent.length > 1);
 
-  // WhatsApp: one initial update per case, each with one job.
+  // WhatsApp: one initial update per case (the users' and the blocker's), each with one job.
   const whatsapp = jobs.filter((job) => job.channel === "whatsapp");
-  expect(whatsapp).toHaveLength(Users);
-  expect(updates.filter((u) => u.kind === "initial")).toHaveLength(Users);
+  expect(whatsapp).toHaveLength(Users + 1);
+  expect(updates.filter((u) => u.kind === "initial")).toHaveLength(Users + 1);
   const messages = countBy(scenario.twilio.messages, (m) => jobKeyOf(m.statusCallback));
   const byKey = new Map(whatsapp.map((job) => [job.idempotency_key, job]));
   // No message the outbox did not ask for, and none twice.
@@ -377,9 +397,15 @@ describe("a SIGKILL of the compiled executable", () => {
       scenario.resend.setMode("slow", { delayMs: 200 });
       scenario.twilio.setMode("slow");
     });
-    // Once the blocker is answered the worker takes 100 e-mails, then the last 20 with the
-    // first 80 WhatsApp jobs: kill a few WhatsApp messages into that second batch, while an
-    // e-mail is inside the Resend fake. The fake runs on this thread, so it cannot answer
+    // Both lanes go on together, so both are caught mid-run.
+    await until(
+      "the blocker e-mail was answered",
+      () => scenario.resend.delivered.some((d) => d.idempotencyKey === scenario.blockerKey),
+      15_000,
+    );
+    scenario.releaseWhatsApp!();
+    // Once the blockers are answered each lane takes 100 of its 120 jobs: kill a few WhatsApp
+    // messages into that run, while an e-mail is inside the Resend fake. The fake runs on this thread, so it cannot answer
     // between this check and the signal: that e-mail is accepted with its answer lost, the
     // case the Idempotency-Key is for.
     // Likewise the WhatsApp requests whose starts the service has committed (a few go at once)
@@ -443,29 +469,34 @@ describe("a SIGKILL of the compiled executable", () => {
   test.concurrent("right after the tick that made the jobs: each arrives once", async () => {
     const scenario = await setUp("after-tick");
     const server = await launch(scenario);
-    // The blocker holds the worker past the kill, so the tick's jobs are all still pending.
+    // The blockers hold both lanes past the kill, so the tick's jobs are all still pending.
     await fillOutbox(scenario, server, 20_000, () => {});
     await server.process.kill();
     const atKill = jobsAtKill(scenario.dbPath);
     const taken = atKill.filter((job) => job.state !== "pending");
-    expect(taken.map((job) => [job.idempotency_key, job.state])).toEqual([
-      [scenario.blockerKey!, "in_flight"],
+    expect(taken.map((job) => [job.channel, job.state])).toEqual([
+      ["email", "in_flight"],
+      ["whatsapp", "in_flight"],
     ]);
+    expect(taken[0]!.idempotency_key).toBe(scenario.blockerKey!);
+    // As at Twilio, the held request is carried out though its sender is gone.
+    scenario.releaseWhatsApp!();
+    await until("the blocker WhatsApp was accepted", () => scenario.twilio.handling === 0, 25_000);
 
     await restartAndDrain(scenario);
     const counts = expectDeliveredOnce(scenario, atKill);
     // Nothing of the tick's was taken, so nothing may be lost either.
-    expect(counts.whatsappSent).toBe(Users);
-    expect(counts.twilioMessages).toBe(Users);
+    expect(counts.whatsappSent).toBe(Users + 1);
+    expect(counts.twilioMessages).toBe(Users + 1);
     // The blocker was still being answered when the restart asked again: Resend says 409
     // (concurrent) until the first request is done, then answers with the first e-mail's id
     // instead of sending a second.
     expect(counts.repeatAnswers.at(-1)).toBe(200);
     expect(counts.repeatAnswers.slice(0, -1).every((status) => status === 409)).toBe(true);
-    // Nothing of WhatsApp had started, so Twilio was never asked to look anything up.
+    // Only the blocker's WhatsApp had started: it was looked up, found, and not sent again.
     const { startedAtKill, ...report } = counts;
-    expect(startedAtKill).toEqual([]);
-    expect(counts.twilioLookups).toBe(0);
+    expect(startedAtKill.map((job) => job.id)).toEqual([taken[1]!.id]);
+    expect(counts.twilioLookups).toBe(1);
     console.info(
       JSON.stringify({ scenario: scenario.name, atKill: describeKill(atKill), ...report }),
     );

@@ -6,6 +6,7 @@
  *   fake.messages;                               // every accepted message, oldest first
  *   fake.failNext("opted_out");                  // the next message request only
  *   fake.failNext("server_error", 3);            // the next three
+ *   const release = fake.holdNext();             // the next message request waits for release()
  *   fake.setClock(clock.now);                    // stamps messages with a test's clock
  *   fake.setMode("too_many_requests");           // every request, until setMode("ok")
  *   await fake.reportStatus(sid, "failed", { errorCode: "63016" });  // signed, to its callback
@@ -105,6 +106,11 @@ export interface TwilioFake {
   setMode(mode: TwilioFakeMode): void;
   setClock(now: () => number): void;
   failNext(mode: TwilioFakeMode, times?: number): void;
+  /**
+   * The next message request is held until the returned function is called, then handled as
+   * its mode says: carried out even if its sender is gone by then, as Twilio would.
+   */
+  holdNext(): () => void;
   reset(): void;
   /** POSTs `params` form-encoded to `url`, signed the way Twilio signs it. */
   sendStatusCallback(
@@ -163,6 +169,7 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
   const requests: FakeRequestRecord[] = [];
   let standingMode: TwilioFakeMode = "ok";
   const queued: TwilioFakeMode[] = [];
+  const holds: Promise<void>[] = [];
 
   function takeMode(): TwilioFakeMode {
     return queued.shift() ?? standingMode;
@@ -195,6 +202,7 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
   }
 
   async function acceptMessage(form: URLSearchParams): Promise<Response> {
+    await holds.shift();
     const failed = await applyMode(form.get("To") ?? "");
     if (failed) return failed;
 
@@ -345,6 +353,7 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
   function reset() {
     messages.length = 0;
     requests.length = 0;
+    holds.length = 0;
     setMode("ok");
   }
 
@@ -409,6 +418,11 @@ export function startTwilioFake(options: TwilioFakeOptions): TwilioFake {
       now = clock;
     },
     failNext,
+    holdNext() {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      holds.push(promise);
+      return resolve;
+    },
     reset,
     sendStatusCallback,
     reportStatus,

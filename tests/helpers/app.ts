@@ -3,6 +3,7 @@ import { createChecker } from "../../src/checker/checker.ts";
 import { manualClock } from "../../src/clock.ts";
 import { loadConfig } from "../../src/config.ts";
 import { migrate, openDatabase } from "../../src/db/connection.ts";
+import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger, memoryDestination } from "../../src/logger.ts";
 import { createEmailSender } from "../../src/notifications/email-sender.ts";
 import { createNotificationPlanner } from "../../src/notifications/planner.ts";
@@ -46,6 +47,8 @@ export function testApp(
   const config = loadConfig({ DATABASE_PATH: ":memory:", ...options.env }, false);
   const simulator = createSource(config, { db: database.db, clock, logger });
   const source = options.source ?? simulator.source;
+  // Shared with the outbox worker, as serve does, so /metrics counts its deliveries.
+  const metrics = createMetrics();
   const app = createApp({
     config,
     database,
@@ -53,6 +56,7 @@ export function testApp(
     logger,
     source,
     quota: simulator.quota,
+    metrics,
   });
   const checker = createChecker({
     db: database.db,
@@ -77,6 +81,7 @@ export function testApp(
       allowHttp: config.webhookAllowHttp,
       ...options.webhookSender,
     }),
+    metrics,
   });
   const partners = createPartnersService(database.db, clock);
 
