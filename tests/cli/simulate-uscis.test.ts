@@ -20,7 +20,8 @@ async function simulator(...args: string[]) {
   );
   const reader = child.stdout.getReader();
   let banner = "";
-  while (!/on (http\S+\/)\n/.test(banner)) {
+  // The banner's last line is the credentials line; the lines may come in separate reads.
+  while (!/credentials: .*\n/.test(banner)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`simulate-uscis ended: ${banner}`);
     banner += new TextDecoder().decode(value);
