@@ -21,7 +21,8 @@ export function probeWrite(sqlite: Database): void {
   try {
     sqlite.exec("CREATE TABLE immigraflow_write_probe (x)");
   } finally {
-    sqlite.exec("ROLLBACK");
+    // SQLite may have ended the transaction itself on the failure; the failure is the news.
+    if (sqlite.inTransaction) sqlite.exec("ROLLBACK");
   }
 }
 
