@@ -36,7 +36,7 @@ const Settings = T.Object({
   port: T.Integer({ minimum: 0, maximum: 65535 }),
   host: T.String({ minLength: 1 }),
   databasePath: T.String({ minLength: 1 }),
-  publicBaseUrl: T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" }),
+  publicBaseUrl: T.String({ minLength: 1 }),
   logLevel: LogLevel,
   logFormat: T.Union([T.Literal("json"), T.Literal("pretty")]),
   uscisMode: T.Union([T.Literal("simulator"), T.Literal("sandbox"), T.Literal("production")]),
@@ -167,6 +167,7 @@ function readSettings(env: Env, terminal: boolean, problems: string[]) {
   const defaults = ModeDefaults[mode];
   const port = number("PORT", 3000);
   const host = read("HOST") ?? "0.0.0.0";
+  const apiBaseUrl = read("USCIS_API_BASE_URL")?.replace(/\/+$/, "");
 
   return {
     port,
@@ -178,8 +179,12 @@ function readSettings(env: Env, terminal: boolean, problems: string[]) {
     uscisMode: mode,
     uscisClientId: read("USCIS_CLIENT_ID") ?? "",
     uscisClientSecret: read("USCIS_CLIENT_SECRET") ?? "",
-    uscisApiBaseUrl: (read("USCIS_API_BASE_URL") ?? defaults.apiBaseUrl).replace(/\/+$/, ""),
-    uscisTokenUrl: read("USCIS_TOKEN_URL") ?? defaults.tokenUrl,
+    uscisApiBaseUrl: apiBaseUrl ?? defaults.apiBaseUrl,
+    // A base URL of one's own (a staging proxy, simulate-uscis) means its own token endpoint
+    // too: the mode's token URL would send the credentials to USCIS instead.
+    uscisTokenUrl:
+      read("USCIS_TOKEN_URL") ??
+      (apiBaseUrl && mode !== "simulator" ? `${apiBaseUrl}/oauth/accesstoken` : defaults.tokenUrl),
     uscisRatePerSecond: number("USCIS_RATE_PER_SECOND", defaults.ratePerSecond),
     uscisDailyQuota: number("USCIS_DAILY_QUOTA", defaults.dailyQuota),
     checkIntervalMinutes: number("CHECK_INTERVAL_MINUTES", 360),
@@ -214,8 +219,9 @@ function readSettings(env: Env, terminal: boolean, problems: string[]) {
 /** The settings as read, before validation: what the checks below look at. */
 type ReadSettings = ReturnType<typeof readSettings>;
 
-/** Settings whose value, when set, is a base URL the service sends requests to. */
+/** Settings whose value, when set, is a URL: where the service sends requests, or its own. */
 const UrlSettings = [
+  "publicBaseUrl",
   "uscisApiBaseUrl",
   "uscisTokenUrl",
   "resendBaseUrl",
@@ -236,7 +242,7 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
     const key = error.path.split("/")[1] as keyof typeof Variables | undefined;
     const name = key ? Variables[key] : error.path;
     if (!problems.some((p) => p.startsWith(`${name}:`))) {
-      problems.push(`${name}: ${error.message} (got ${JSON.stringify(error.value)})`);
+      problems.push(`${name}: ${describeError(error)} (got ${JSON.stringify(error.value)})`);
     }
   }
   for (const key of UrlSettings) {
@@ -248,6 +254,31 @@ export function loadConfig(env: Env = Bun.env, terminal = process.stdout.isTTY =
   problems.push(...crossChecks(candidate));
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...(candidate as Static<typeof Settings>), terminal };
+}
+
+/** TypeBox says "Expected union value" for a choice of words; the words are what helps. */
+function describeError(error: { message: string; schema: object }) {
+  const members = (error.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  const choices = members?.map((member) => member.const);
+  if (choices?.every((choice) => typeof choice === "string")) {
+    return `must be one of ${choices.join(", ")}`;
+  }
+  return error.message;
+}
+
+/**
+ * Start-up notes about settings that work but are probably not what was meant; serve logs them
+ * as warnings. Not errors: tests and benches run on PORT=0 and never follow an e-mail link.
+ */
+export function configWarnings(config: Pick<Config, "port" | "publicBaseUrl">): string[] {
+  const warnings: string[] = [];
+  if (config.port === 0 && config.publicBaseUrl === "http://localhost:0") {
+    warnings.push(
+      "PUBLIC_BASE_URL: not set with PORT=0, so links in e-mails point at http://localhost:0; " +
+        "set PUBLIC_BASE_URL to the address people reach the service at",
+    );
+  }
+  return warnings;
 }
 
 function crossChecks(c: ReadSettings): string[] {
@@ -281,11 +312,27 @@ function crossChecks(c: ReadSettings): string[] {
   return problems;
 }
 
+const Address = '[^\\s@<>"(),;:]+@[^\\s@<>"(),;:]+\\.[^\\s@<>"(),;:.]+';
+const SenderPattern = new RegExp(`^(?:${Address}|[^<>]*<${Address}>)$`);
+
+/** The two forms Resend takes for a sender: `cases@acme.example` or `Acme <cases@acme.example>`. */
+function isSender(value: string): boolean {
+  return SenderPattern.test(value);
+}
+
 function providerChecks(c: ReadSettings): string[] {
   const problems: string[] = [];
-  if (c.resendApiKey && !/^\s*[^<>]*<?[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>?\s*$/.test(c.emailFrom)) {
+  // Checked without a Resend key too: adding the key later should not be when a typo shows.
+  if (!isSender(c.emailFrom)) {
     problems.push(
-      `EMAIL_FROM: "${c.emailFrom}" must be an address, e.g. Acme <cases@acme.example>`,
+      `EMAIL_FROM: "${c.emailFrom}" must be an address or Name <address>, ` +
+        "e.g. Acme <cases@acme.example>",
+    );
+  }
+  if (c.emailReplyTo && !isSender(c.emailReplyTo)) {
+    problems.push(
+      `EMAIL_REPLY_TO: "${c.emailReplyTo}" must be an address or Name <address>, ` +
+        "e.g. help@acme.example",
     );
   }
   const twilio = [c.twilioAccountSid, c.twilioAuthToken, c.twilioWhatsappFrom];

@@ -55,11 +55,14 @@ cases; enable undoes it (users sign in again for new tokens).
 Looks the receipt up now (simulator, sandbox or production per USCIS_MODE) and prints the
 answer as JSON. Exit 1 when USCIS does not know it, 3 when USCIS cannot be reached.`,
   "simulate-uscis": `Usage: immigraflow simulate-uscis [--port N] [--host H]
+                                   [--client-id ID] [--client-secret SECRET]
 
 Serves the built-in simulator as a fake Torch API (POST /oauth/accesstoken, GET
 /case-status/RECEIPT), so a sandbox integration can be tried without USCIS. Any client id and
-secret are accepted. Point another ImmigraFlow at it with USCIS_MODE=sandbox,
-USCIS_API_BASE_URL=http://HOST:N and USCIS_TOKEN_URL=http://HOST:N/oauth/accesstoken.`,
+secret are accepted unless --client-secret (and --client-id) say which: others then get
+Torch's 401 invalid_client, to rehearse a credentials failure. Point another ImmigraFlow at it
+with USCIS_MODE=sandbox, USCIS_CLIENT_ID, USCIS_CLIENT_SECRET and
+USCIS_API_BASE_URL=http://HOST:N (the token URL follows).`,
   backup: `Usage: immigraflow backup FILE
 
 Writes a consistent copy of DATABASE_PATH to FILE (SQLite VACUUM INTO); safe while serving.
@@ -81,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
       logo: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
+      "client-id": { type: "string" },
+      "client-secret": { type: "string" },
     },
   });
   const [command = "serve", ...rest] = positionals;
@@ -92,7 +97,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "simulate-uscis") {
     const port = Number(values.port ?? "4010");
     if (!Number.isInteger(port) || port < 0 || port > 65535) return fail("--port must be 0-65535");
-    await simulateCommand(port, values.host ?? "127.0.0.1");
+    await simulateCommand(port, values.host ?? "127.0.0.1", {
+      ...(values["client-id"] && { clientId: values["client-id"] }),
+      ...(values["client-secret"] && { clientSecret: values["client-secret"] }),
+    });
     return 0;
   }
 

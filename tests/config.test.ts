@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ConfigError, FlagVariables, FlagWords, loadConfig } from "../src/config.ts";
+import {
+  ConfigError,
+  configWarnings,
+  FlagVariables,
+  FlagWords,
+  loadConfig,
+} from "../src/config.ts";
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -91,6 +97,66 @@ describe("configuration", () => {
     expect(loadConfig({ PORT: "8080", RESEND_BASE_URL: "http://127.0.0.1:9000" }, false).port).toBe(
       8080,
     );
+  });
+
+  test("a USCIS base URL of one's own brings its own token URL unless that is set too", () => {
+    const sandbox = { USCIS_MODE: "sandbox", USCIS_CLIENT_ID: "x", USCIS_CLIENT_SECRET: "y" };
+    const local = loadConfig({ ...sandbox, USCIS_API_BASE_URL: "http://127.0.0.1:4011/" }, false);
+    expect(local.uscisApiBaseUrl).toBe("http://127.0.0.1:4011");
+    expect(local.uscisTokenUrl).toBe("http://127.0.0.1:4011/oauth/accesstoken");
+    const both = loadConfig(
+      {
+        ...sandbox,
+        USCIS_API_BASE_URL: "http://127.0.0.1:4011",
+        USCIS_TOKEN_URL: "http://127.0.0.1:4012/token",
+      },
+      false,
+    );
+    expect(both.uscisTokenUrl).toBe("http://127.0.0.1:4012/token");
+  });
+
+  test("a choice of words is refused with the words it takes", () => {
+    const found = problems({ LOG_LEVEL: "loud", LOG_FORMAT: "xml" });
+    expect(found).toContain(
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    );
+    expect(found).toContain('LOG_FORMAT: must be one of json, pretty (got "xml")');
+  });
+
+  test("PUBLIC_BASE_URL is refused in words, not as a pattern", () => {
+    expect(problems({ PUBLIC_BASE_URL: "notaurl" })).toEqual([
+      'PUBLIC_BASE_URL: "notaurl" must be an http or https URL',
+    ]);
+    const set = loadConfig({ PUBLIC_BASE_URL: "https://cases.example/" }, false);
+    expect(set.publicBaseUrl).toBe("https://cases.example");
+  });
+
+  test("EMAIL_FROM and EMAIL_REPLY_TO take what Resend takes, with or without a key", () => {
+    for (const bad of ["bad", "Acme cases@acme.example", "<cases@acme.example", "a@b", "a b@c.d"]) {
+      const envs: Record<string, string>[] = [
+        { EMAIL_FROM: bad },
+        { EMAIL_FROM: bad, RESEND_API_KEY: "re_x" },
+      ];
+      for (const env of envs) {
+        expect(problems(env).some((p) => p.startsWith("EMAIL_FROM:"))).toBe(true);
+      }
+      expect(problems({ EMAIL_REPLY_TO: bad }).some((p) => p.startsWith("EMAIL_REPLY_TO:"))).toBe(
+        true,
+      );
+    }
+    for (const good of ["cases@acme.example", "Acme Law <cases@acme.example>", "<a@b.co>"]) {
+      expect(problems({ EMAIL_FROM: good, EMAIL_REPLY_TO: good })).toEqual([]);
+    }
+  });
+
+  test("PORT=0 without PUBLIC_BASE_URL warns: e-mail links would say localhost:0", () => {
+    expect(configWarnings(loadConfig({ PORT: "0" }, false))).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL: not set with PORT=0/),
+    ]);
+    expect(
+      configWarnings(loadConfig({ PORT: "0", PUBLIC_BASE_URL: "http://x.example" }, false)),
+    ).toEqual([]);
+    expect(configWarnings(loadConfig({}, false))).toEqual([]);
   });
 
   test("sandbox and production need credentials", () => {

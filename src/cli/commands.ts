@@ -169,9 +169,16 @@ export function backupCommand(config: Config, target: string): number {
   return 0;
 }
 
-export async function simulateCommand(port: number, host: string): Promise<void> {
-  const server = serveSimulator({ port, hostname: host, clock: systemClock });
+export async function simulateCommand(
+  port: number,
+  host: string,
+  expected: { clientId?: string; clientSecret?: string } = {},
+): Promise<void> {
+  const server = serveSimulator({ port, hostname: host, clock: systemClock, ...expected });
   console.log(`USCIS simulator (Torch wire format) on ${server.url}`);
+  const checked = [expected.clientId && "client id", expected.clientSecret && "client secret"];
+  const named = checked.filter(Boolean).join(" and ");
+  console.log(`  credentials: ${named ? `only the given ${named}` : "any client id and secret"}`);
   console.log(`  token:  POST ${server.url}oauth/accesstoken`);
   console.log(`  status: GET  ${server.url}case-status/EAC9999103403`);
   await new Promise(() => {});

@@ -4,7 +4,7 @@ import type { TickSummary } from "../checker/checker.ts";
 import { createCheckerHost, skippedTick } from "../checker/checker-host.ts";
 import { createServiceChecker } from "../checker/service-checker.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import type { Config } from "../config.ts";
+import { type Config, configWarnings } from "../config.ts";
 import { type DatabaseHandle, migrate, openDatabase } from "../db/connection.ts";
 import { acquireInstanceLock } from "../db/instance-lock.ts";
 import { createMetrics } from "../http/metrics.ts";
@@ -18,6 +18,7 @@ import { createSource } from "../uscis/source.ts";
 import type { CaseStatusSource } from "../uscis/types.ts";
 import { Version } from "../version.ts";
 import { createWebhookSender } from "../webhooks/webhook-sender.ts";
+import { databaseFailure, listenFailure, probeWrite } from "./start-up.ts";
 
 export { createServiceChecker, receiptsPerTick } from "../checker/service-checker.ts";
 
@@ -107,11 +108,30 @@ function inProcessChecker(
   };
 }
 
+/**
+ * The instance lock, the database and its migrations, and proof that it takes a write, all
+ * before anything starts, so a file or folder that cannot be written stops start-up naming it.
+ */
+function openForServing(databasePath: string) {
+  let instance: ReturnType<typeof acquireInstanceLock> | undefined;
+  let database: DatabaseHandle | undefined;
+  try {
+    instance = acquireInstanceLock(databasePath);
+    database = openDatabase(databasePath);
+    const applied = migrate(database);
+    probeWrite(database.sqlite);
+    return { instance, database, applied };
+  } catch (error) {
+    database?.close();
+    instance?.release();
+    throw databaseFailure(error, databasePath);
+  }
+}
+
 export async function serve(config: Config, logger: Logger): Promise<void> {
   const clock = systemClock;
-  const instance = acquireInstanceLock(config.databasePath);
-  const database = openDatabase(config.databasePath);
-  const applied = migrate(database);
+  for (const warning of configWarnings(config)) logger.warn(warning);
+  const { instance, database, applied } = openForServing(config.databasePath);
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
   const checker = await startServiceChecker(config, { database, clock, logger, status });
@@ -165,16 +185,20 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     }),
   );
 
-  app.listen({
-    port: config.port,
-    hostname: config.host,
-    // Our body reader stops at 64 KiB and answers the 413 envelope; a lower limit here would
-    // make Bun refuse first with a bare 413. This is only the outer bound for a body never read.
-    maxRequestBodySize: 16 * 1024 * 1024,
-    // Elysia asks Bun for SO_REUSEPORT, which lets a second instance bind the same port and
-    // quietly take half the traffic; a port in use must stop start-up instead.
-    reusePort: false,
-  });
+  try {
+    app.listen({
+      port: config.port,
+      hostname: config.host,
+      // Our body reader stops at 64 KiB and answers the 413 envelope; a lower limit here would
+      // make Bun refuse first with a bare 413. The outer bound for a body never read.
+      maxRequestBodySize: 16 * 1024 * 1024,
+      // Elysia asks Bun for SO_REUSEPORT, which lets a second instance bind the same port and
+      // quietly take half the traffic; a port in use must stop start-up instead.
+      reusePort: false,
+    });
+  } catch (error) {
+    throw listenFailure(error, config.host, config.port);
+  }
   logger.info(
     {
       version: Version,

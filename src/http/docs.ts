@@ -9,6 +9,7 @@ import * as clientSchemas from "../partners/client.schemas.ts";
 import * as usersSchemas from "../users/users.schemas.ts";
 import * as webhooksSchemas from "../webhooks/webhooks.schemas.ts";
 import type { AccessKind } from "./auth.ts";
+import { notFound } from "./errors.ts";
 
 const Assets: Record<string, { path: string; type: string }> = {
   "swagger-ui.css": { path: swaggerCss, type: "text/css; charset=utf-8" },
@@ -381,13 +382,10 @@ export function docsRoutes(options: {
     )
     .get(
       "/docs/assets/:asset",
-      ({ params, set }) => {
+      ({ params }) => {
         // Own keys only: "constructor" or "toString" would otherwise find Object.prototype's.
         const asset = Object.hasOwn(Assets, params.asset) ? Assets[params.asset] : undefined;
-        if (!asset) {
-          set.status = 404;
-          return "not found";
-        }
+        if (!asset) throw notFound("asset");
         return new Response(Bun.file(asset.path), {
           headers: { "content-type": asset.type, "cache-control": "public, max-age=86400" },
         });

@@ -1,8 +1,9 @@
+import { Kind } from "@sinclair/typebox";
 import { ValueErrorType } from "@sinclair/typebox/errors";
 import type { ErrorDetail } from "./errors.ts";
 import { IdPattern } from "./ids.ts";
 import { LimitPattern } from "./pagination.ts";
-import { PlainTextPattern } from "./schema.ts";
+import { PlainTextKind, type PlainTextLimits, plainTextProblem } from "./schema.ts";
 
 interface IssueSchema {
   type?: string;
@@ -29,16 +30,24 @@ export function validationDetails(
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
   for (const raw of issues) {
-    const issue = withinUnion(raw);
+    const issue = described(raw);
     const field = issue.path.replace(/^\//, "").replaceAll("/", ".") || on;
     if (seen.has(field)) continue;
     seen.add(field);
     details.push({ field, issue: issueWord(issue) });
   }
-  const first = issues[0] && withinUnion(issues[0]);
+  const first = issues[0] && described(issues[0]);
   const firstField = details[0]?.field ?? on;
   const message = first ? `${firstField}: ${describe(first)}` : `the request ${on} is not valid`;
   return { message, details };
+}
+
+/** The issue as the caller should read it: within a union, or a plain-text field's own. */
+function described(issue: TypeBoxIssue): TypeBoxIssue {
+  if (isPlainText(issue.schema) && typeof issue.value === "string") {
+    return plainTextIssue(issue, issue.schema, issue.value);
+  }
+  return withinUnion(issue);
 }
 
 /**
@@ -55,6 +64,7 @@ function withinUnion(issue: TypeBoxIssue): TypeBoxIssue {
   const text = members.find((member) => member.type === "string");
   const value = issue.value;
   if (!text || typeof value !== "string") return issue;
+  if (isPlainText(text)) return plainTextIssue(issue, text, value);
   // Counted as TypeBox counts, in UTF-16 units.
   const length = value.length;
   if (text.maxLength !== undefined && length > text.maxLength) {
@@ -69,6 +79,39 @@ function withinUnion(issue: TypeBoxIssue): TypeBoxIssue {
     return { ...issue, type: ValueErrorType.StringPattern, message: "", schema: text };
   }
   return issue;
+}
+
+const isPlainText = (schema: IssueSchema | undefined): schema is IssueSchema & PlainTextLimits =>
+  (schema as Record<symbol, unknown> | undefined)?.[Kind] === PlainTextKind;
+
+/** A plain-text field's refusal told by what is wrong, its lengths counted as users count. */
+function plainTextIssue(
+  issue: TypeBoxIssue,
+  schema: IssueSchema & PlainTextLimits,
+  value: string,
+): TypeBoxIssue {
+  const refused = (type: ValueErrorType, message: string) => ({ ...issue, type, message, schema });
+  switch (plainTextProblem(value, schema)) {
+    case "too_long":
+      return refused(
+        ValueErrorType.StringMaxLength,
+        `must be at most ${schema.maxLength} characters`,
+      );
+    case "too_short":
+      return refused(
+        ValueErrorType.StringMinLength,
+        `must be at least ${schema.minLength} characters`,
+      );
+    case "control":
+      return refused(ValueErrorType.StringPattern, "must not contain control characters");
+    case "unpaired_surrogate":
+      return refused(
+        ValueErrorType.StringFormat,
+        "must be well-formed text: half of a surrogate pair (such as \\ud800) is no character",
+      );
+    default:
+      return issue;
+  }
 }
 
 function issueWord(issue: TypeBoxIssue): string {
@@ -93,9 +136,7 @@ function describe(issue: TypeBoxIssue): string {
   if (issue.type === ValueErrorType.ObjectRequiredProperty) return "is required";
   if (issue.schema?.pattern === IdPattern) return "must be a positive integer";
   if (issue.schema?.pattern === LimitPattern) return "must be a whole number from 1 to 200";
-  if (issue.type === ValueErrorType.StringPattern) {
-    if (issue.schema?.pattern === PlainTextPattern) return "must not contain control characters";
-    return "has the wrong format";
-  }
+  if (isPlainText(issue.schema)) return issue.message;
+  if (issue.type === ValueErrorType.StringPattern) return "has the wrong format";
   return issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
 }

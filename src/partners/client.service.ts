@@ -1,11 +1,10 @@
 import { listPartnerCaseSummaries } from "../cases/cases.queries.ts";
 import type { CaseCreateInput } from "../cases/cases.schemas.ts";
-import type { CasesService } from "../cases/cases.service.ts";
+import { type CasesService, parseReceipt } from "../cases/cases.service.ts";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/connection.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import { decodeCursor, page, pageSize } from "../http/pagination.ts";
-import { normalizeReceipt } from "../uscis/receipt.ts";
 import { toUser } from "../users/users.mapper.ts";
 import type { UsersService } from "../users/users.service.ts";
 import { toClient, toPartnerCaseSummary } from "./client.mapper.ts";
@@ -61,12 +60,6 @@ export function parseTimestamp(field: string, input: string): number {
     throw invalid(field, "format", `${field} must be an ISO 8601 timestamp with a zone`);
   }
   return instant;
-}
-
-function parseReceiptFilter(input: string): string {
-  const result = normalizeReceipt(input);
-  if (!result.ok) throw invalid("receipt_number", result.issue, result.message);
-  return result.receipt;
 }
 
 /**
@@ -142,7 +135,10 @@ export function createClientService(deps: {
         active: query.active === undefined ? undefined : query.active === "true",
         category: query.category,
         receiptNumber:
-          query.receipt_number === undefined ? undefined : parseReceiptFilter(query.receipt_number),
+          query.receipt_number === undefined
+            ? undefined
+            : // The filter answers a bad receipt as case creation does: invalid_receipt_number.
+              parseReceipt(query.receipt_number),
         statusUpdatedSince:
           query.updated_since === undefined
             ? undefined

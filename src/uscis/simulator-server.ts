@@ -13,7 +13,10 @@ export interface SimulatorServerOptions {
   port: number;
   hostname?: string;
   clock: Clock;
-  /** When both are set, only these credentials get a token; otherwise any client does. */
+  /**
+   * With a secret, only that secret gets a token (and only this id, when one is given too), so
+   * a credentials failure can be rehearsed; without one any client does.
+   */
   clientId?: string;
   clientSecret?: string;
   checkIntervalMinutes?: number;
@@ -45,12 +48,11 @@ export function serveSimulator(options: SimulatorServerOptions): SimulatorServer
 
   function issueToken(form: URLSearchParams): Response {
     const clientId = form.get("client_id") ?? "";
-    const checksCredentials = Boolean(options.clientId && options.clientSecret);
     const accepted =
       form.get("grant_type") === "client_credentials" &&
       clientId !== "" &&
-      (!checksCredentials ||
-        (clientId === options.clientId && form.get("client_secret") === options.clientSecret));
+      (!options.clientId || clientId === options.clientId) &&
+      (!options.clientSecret || form.get("client_secret") === options.clientSecret);
     if (!accepted) return json(401, { ErrorCode: "invalid_client", Error: "ClientId is Invalid" });
 
     if (tokens.size >= MaxTokens) forgetExpiredTokens();

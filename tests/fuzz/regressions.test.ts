@@ -21,6 +21,15 @@ describe("docs assets: only the embedded files", () => {
     }
     expect((await t.call("GET", "/docs/assets/swagger-ui.css")).status).toBe(200);
   });
+
+  test("an unknown asset is 404 in the error envelope, as every other 404", async () => {
+    const res = await t.call("GET", "/docs/assets/nope.js");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toStartWith("application/json");
+    expect(res.json).toMatchObject({
+      error: { code: "not_found", message: "asset not found", request_id: expect.any(String) },
+    });
+  });
 });
 
 describe("deeply nested JSON bodies", () => {

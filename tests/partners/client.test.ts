@@ -529,7 +529,6 @@ describe("back-office cases", () => {
       ["user_id=0", "user_id"],
       ["user_id=1e3", "user_id"],
       ["active=yes", "active"],
-      ["receipt_number=EAC123", "receipt_number"],
       ["cursor=bm9wZQ", "cursor"],
       ["limit=abc", "limit"],
     ];
@@ -538,6 +537,29 @@ describe("back-office cases", () => {
       expect({ query, status: res.status }).toEqual({ query, status: 400 });
       expect(res.json.error.code).toBe("validation_error");
       expect(res.json.error.details[0].field).toBe(field);
+    }
+  });
+
+  test("a bad receipt filter is invalid_receipt_number, as on case creation", async () => {
+    const { id: userId } = await createUser({ email: "ana@example.com" });
+    for (const receipt of ["EAC123", "%25", "EAC15123O5678"]) {
+      const query = `receipt_number=${encodeURIComponent(receipt)}`;
+      const res = await t.call("GET", `/v1/client/cases?${query}`, { as: acme });
+      const created = await t.call("POST", `/v1/client/users/${userId}/cases`, {
+        as: acme,
+        body: { receipt_number: receipt },
+      });
+      expect({ receipt, status: res.status, body: res.json }).toMatchObject({
+        receipt,
+        status: 400,
+        body: {
+          error: {
+            code: "invalid_receipt_number",
+            message: created.json.error.message,
+            details: [{ field: "receipt_number", issue: created.json.error.details[0].issue }],
+          },
+        },
+      });
     }
   });
 });
