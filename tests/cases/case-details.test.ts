@@ -174,6 +174,22 @@ describe("the case read's body", () => {
     expect(res.text).toBe(expected);
   });
 
+  test("a body answered is its own: reading another case before sending it changes nothing", async () => {
+    const first = await checkedCase("EAC9999103403");
+    const second = await checkedCase("EAC9999103404");
+    const expected = [(await read(first)).text, (await read(second)).text];
+    expect(expected[0]).not.toBe(expected[1]);
+
+    // Both answered before either is read, as a server with slow clients would hold them.
+    const request = (caseId: number) =>
+      new Request(`http://localhost/v1/users/${userId}/cases/${caseId}`, {
+        headers: { "x-api-key": acme.apiKey, "x-api-secret": acme.apiSecret },
+      });
+    const answered = [await t.app.handle(request(first)), await t.app.handle(request(second))];
+    expect(await answered[0]!.text()).toBe(expected[0]!);
+    expect(await answered[1]!.text()).toBe(expected[1]!);
+  });
+
   test("headers set before the handler still go out: JSON, request id, CORS", async () => {
     const caseId = await checkedCase();
     const res = await read(caseId, { origin: Origin, "x-request-id": "req-case-read-1" });
