@@ -87,26 +87,47 @@ const EmptyHistory = '"history":[]';
 const utf8 = new TextEncoder();
 
 /**
- * The body of a case read (CaseDetailsResponse) as UTF-8 JSON, each status update's stored
- * history spliced in as the bytes SQLite holds. The checker's mergeHistory is the only writer
- * of that column and writes the served shape, so parsing it to serialise it again (a third of
- * a case read's CPU), or even decoding it into a string to encode it again for the socket, is
- * work for nothing. The other fields go through toCase and toStatusUpdate, so the object and
- * the text forms say the same; tests hold them to each other.
+ * Where case bodies are put together. The response copies its body in (Response, like
+ * JSON.parse, is done with the bytes before `use` returns), so a fresh buffer a read would be
+ * another 100 KB of garbage each time. Bodies past ScratchKeptBytes get a buffer of their own
+ * rather than keeping that much memory for good.
  */
-export function caseDetailsJson(
+let scratch = Buffer.allocUnsafe(128 * 1024);
+let scratchInUse = false;
+const ScratchKeptBytes = 1024 * 1024;
+
+function bodyBuffer(size: number): Buffer {
+  if (scratchInUse || size > ScratchKeptBytes) return Buffer.allocUnsafe(size);
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
+  return scratch;
+}
+
+/**
+ * The body of a case read (CaseDetailsResponse) as UTF-8 JSON, each status update's stored
+ * history spliced in as the bytes SQLite holds, handed to `use`. The checker's mergeHistory is
+ * the only writer of that column and writes the served shape, so parsing it to serialise it
+ * again (a third of a case read's CPU), or even decoding it into a string to encode it again
+ * for the socket, is work for nothing. The other fields go through toCase and toStatusUpdate,
+ * so the object and the text forms say the same; tests hold them to each other.
+ *
+ * The bytes are valid only until `use` returns: they may sit in a buffer the next body reuses.
+ */
+export function caseDetailsJson<T>(
   row: CaseRow,
   lastChecked: number | null,
   user: UserRow,
   updates: StoredStatusUpdateRow[],
-): Uint8Array {
+  use: (body: Uint8Array) => T,
+): T {
   // Text around the histories: texts[i] goes before histories[i], the last one after them.
   const texts: string[] = [];
   let text = `{"case":${JSON.stringify(toCase(row, lastChecked, user))},"status_updates":[`;
   updates.forEach((update, index) => {
-    const fields = JSON.stringify(toStatusUpdate({ ...update, history: [] }));
+    // Stored bytes are no history readHistory accepts, so the object form has it empty.
+    const fields = JSON.stringify(toStatusUpdate(update));
     // Every string value has its quotes escaped, so the first unescaped match is the key.
     const slot = fields.indexOf(EmptyHistory);
+    if (slot < 0) throw new Error("a status update's history was not left empty to splice");
     texts.push(`${text}${index > 0 ? "," : ""}${fields.slice(0, slot)}"history":`);
     text = fields.slice(slot + EmptyHistory.length);
   });
@@ -116,7 +137,7 @@ export function caseDetailsJson(
   let size = 0;
   for (const piece of texts) size += piece.length * 3;
   for (const update of updates) size += update.history.length;
-  const body = Buffer.allocUnsafe(size);
+  const body = bodyBuffer(size);
   let at = 0;
   texts.forEach((piece, index) => {
     at += utf8.encodeInto(piece, body.subarray(at)).written;
@@ -126,5 +147,11 @@ export function caseDetailsJson(
       at += history.length;
     }
   });
-  return body.subarray(0, at);
+  if (body !== scratch) return use(body.subarray(0, at));
+  scratchInUse = true;
+  try {
+    return use(body.subarray(0, at));
+  } finally {
+    scratchInUse = false;
+  }
 }

@@ -42,7 +42,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
       "",
       ({ principal, params, body, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        return jsonText(set, cases.createJson(user, body), 201);
+        return cases.createJson(user, body, (json) => jsonText(set, json, 201));
       },
       {
         access: ["partner", "user"],
@@ -56,7 +56,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
       "/:case_ref",
       ({ principal, params, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        return jsonText(set, cases.getJson(user, params.case_ref));
+        return cases.getJson(user, params.case_ref, (json) => jsonText(set, json));
       },
       {
         access: ["partner", "user"],
@@ -69,7 +69,7 @@ export function casesRoutes(auth: AuthMacro, users: UsersService, cases: CasesSe
       "/:case_ref",
       ({ principal, params, body, set }) => {
         const user = reachableUser(users, principal, Number(params.user_id));
-        return jsonText(set, cases.updateJson(user, params.case_ref, body));
+        return cases.updateJson(user, params.case_ref, body, (json) => jsonText(set, json));
       },
       {
         access: ["partner", "user"],

@@ -25,6 +25,10 @@ export type CasesService = ReturnType<typeof createCasesService>;
 
 const utf8 = new TextDecoder();
 
+/** Takes a body's bytes, valid only while it runs (see caseDetailsJson). */
+export type UseBody<T> = (body: Uint8Array) => T;
+const parseBody = (body: Uint8Array): CaseDetails => JSON.parse(utf8.decode(body));
+
 /** Receipts are checked, stored and compared only in the normalised 13-character form. */
 export function parseReceipt(input: unknown): string {
   const result = normalizeReceipt(input);
@@ -39,9 +43,9 @@ export function parseReceipt(input: unknown): string {
 export function createCasesService(deps: { db: Db; clock: Clock }) {
   const { db, clock } = deps;
 
-  /** A case with its history, as the UTF-8 JSON of CaseDetailsResponse. */
-  function details(user: UserRow, row: CaseRow, lastChecked: number | null): Uint8Array {
-    return caseDetailsJson(row, lastChecked, user, statusUpdatesOf(db, row.id));
+  /** A case with its history, as the UTF-8 JSON of CaseDetailsResponse, handed to `use`. */
+  function details<T>(user: UserRow, row: CaseRow, lastChecked: number | null, use: UseBody<T>): T {
+    return caseDetailsJson(row, lastChecked, user, statusUpdatesOf(db, row.id), use);
   }
 
   function mintUserCaseId(tx: Executor): string {
@@ -73,7 +77,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
     },
 
     /** The new case's details as UTF-8 JSON; `create` is the same as an object. */
-    createJson(user: UserRow, input: CaseCreateInput): Uint8Array {
+    createJson<T>(user: UserRow, input: CaseCreateInput, use: UseBody<T>): T {
       const receiptNumber = parseReceipt(input.receipt_number);
       const now = clock.now();
       const created = db.transaction((tx) => {
@@ -96,25 +100,25 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
         emitCaseEvent(tx, "case.created", inserted.id, now);
         return inserted;
       });
-      return details(user, created, null);
+      return details(user, created, null, use);
     },
 
     /** The case read, the API's most frequent call, as UTF-8 JSON ready to send. */
-    getJson(user: UserRow, caseRef: string): Uint8Array {
+    getJson<T>(user: UserRow, caseRef: string, use: UseBody<T>): T {
       const found = requireCase(user, caseRef);
-      return details(user, found.case, found.lastChecked);
+      return details(user, found.case, found.lastChecked, use);
     },
 
     /** The object forms, for routes that add to the body before sending it. */
     create(user: UserRow, input: CaseCreateInput): CaseDetails {
-      return JSON.parse(utf8.decode(service.createJson(user, input)));
+      return service.createJson(user, input, parseBody);
     },
 
     get(user: UserRow, caseRef: string): CaseDetails {
-      return JSON.parse(utf8.decode(service.getJson(user, caseRef)));
+      return service.getJson(user, caseRef, parseBody);
     },
 
-    updateJson(user: UserRow, caseRef: string, input: CaseUpdateInput): Uint8Array {
+    updateJson<T>(user: UserRow, caseRef: string, input: CaseUpdateInput, use: UseBody<T>): T {
       const found = requireCase(user, caseRef);
       const reactivated = input.active === true && !found.case.active;
       const updated = db.transaction((tx) => {
@@ -128,7 +132,7 @@ export function createCasesService(deps: { db: Db; clock: Clock }) {
           updatedAt: clock.now(),
         });
       });
-      return details(user, updated, found.lastChecked);
+      return details(user, updated, found.lastChecked, use);
     },
 
     remove(user: UserRow, caseRef: string): void {

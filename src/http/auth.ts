@@ -1,6 +1,7 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, getTableColumns, sql } from "drizzle-orm";
 import { type DocumentDecoration, Elysia } from "elysia";
 import type { Db } from "../db/connection.ts";
+import { flatRows } from "../db/flat-rows.ts";
 import { preparedPerDatabase } from "../db/prepared.ts";
 import { clients, type users } from "../db/schema.ts";
 import type { ClientRow } from "../partners/partners.queries.ts";
@@ -24,14 +25,21 @@ export interface Authenticator {
   authenticate(request: Request): Principal | null;
 }
 
+const clientRows = flatRows(getTableColumns(clients));
+
 /** Every partner request starts here, so it is the one query worth preparing in this module. */
 const clientByApiKey = preparedPerDatabase((db) =>
   db
-    .select()
+    .select(getTableColumns(clients))
     .from(clients)
     .where(eq(clients.apiKey, sql.placeholder("apiKey")))
     .prepare(),
 );
+
+function findClientByApiKey(db: Db, apiKey: string): ClientRow | undefined {
+  const [values] = clientByApiKey(db).values({ apiKey });
+  return values && clientRows.read(values);
+}
 
 const unauthorized = (message = "missing or invalid credentials") =>
   new ApiError("unauthorized", message);
@@ -56,7 +64,7 @@ export function partnerAuthenticator(
         if (apiSecret !== null) throw unauthorized("X-API-SECRET needs X-API-KEY");
         return null;
       }
-      const client: ClientRow | undefined = clientByApiKey(db).get({ apiKey: apiKey.trim() });
+      const client = findClientByApiKey(db, apiKey.trim());
       if (!client || client.disabledAt !== null) {
         // Spend the same hashing work for unknown keys so timing does not tell keys apart.
         if (apiSecret !== null) secretMatches(apiSecret, "0".repeat(64));

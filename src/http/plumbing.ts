@@ -331,6 +331,8 @@ const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"
  * only objects against a route's response schema, so tests hold such builders to it instead.
  * The headers gathered so far (request id, CORS) move into the response: with any left in
  * `set`, the framework would copy the finished response through a stream to merge them.
+ * Response copies a byte body in, so the caller may reuse its buffer once this returns
+ * (caseDetailsJson does; a test reads two bodies answered before either was sent).
  */
 export function jsonText(set: Context["set"], body: string | Uint8Array, status = 200): Response {
   const headers = { ...set.headers, "content-type": JsonContentType };

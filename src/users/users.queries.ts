@@ -1,13 +1,16 @@
-import { and, desc, eq, gt, isNull, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, isNull, lt, type SQL, sql } from "drizzle-orm";
 import type { Db, Executor } from "../db/connection.ts";
+import { flatRows } from "../db/flat-rows.ts";
 import { preparedPerDatabase } from "../db/prepared.ts";
 import { clients, emailTokens, users } from "../db/schema.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
+const userRows = flatRows(getTableColumns(users));
+
 const partnersUser = preparedPerDatabase((db) =>
   db
-    .select()
+    .select(getTableColumns(users))
     .from(users)
     .where(
       and(eq(users.id, sql.placeholder("userId")), eq(users.clientId, sql.placeholder("clientId"))),
@@ -17,7 +20,9 @@ const partnersUser = preparedPerDatabase((db) =>
 
 /** A user, only when it belongs to the given partner: another partner's user does not exist. */
 export function findUser(db: Executor, clientId: number, userId: number): UserRow | undefined {
-  return partnersUser(db).get({ userId, clientId });
+  // Every partner's request for a user's resource reads it: flat, see flatRows.
+  const [values] = partnersUser(db).values({ userId, clientId });
+  return values && userRows.read(values);
 }
 
 export function findUserByEmail(db: Executor, clientId: number, email: string) {

@@ -131,6 +131,65 @@ describe("the case read's body", () => {
     expect(res.json).toEqual(mappedDetails(caseId));
   });
 
+  test("its bytes are the object form serialised, with each history as stored", async () => {
+    const caseId = await checkedCase();
+    // A second update, newer and with an empty history: the splice runs between two of them.
+    t.database.sqlite.run(
+      "CREATE TEMP TABLE copied AS SELECT * FROM status_updates WHERE case_id = ?",
+      [caseId],
+    );
+    t.database.sqlite.run(
+      "UPDATE copied SET id = NULL, history = '[]', timestamp = timestamp + 86400123",
+    );
+    t.database.sqlite.run("INSERT INTO status_updates SELECT * FROM copied");
+    // Values each mapper step treats apart: a false flag, nulls, times and text to escape.
+    const awkward = 'quote " backslash \\ "history":[] line\u2028sep \u{1F600} \u0001 é';
+    t.database.sqlite
+      .query(
+        `UPDATE status_updates SET email_notify_last_error = ?, submitted_date = NULL,
+           email_notify_sent_at = 1, whatsapp_notify_sent_at = -1 WHERE case_id = ?`,
+      )
+      .run(awkward, caseId);
+    t.database.sqlite
+      .query("UPDATE cases SET description = ?, active = 0 WHERE id = ?")
+      .run(awkward, caseId);
+
+    const stored = t.database.sqlite
+      .query("SELECT history FROM status_updates WHERE case_id = ? ORDER BY id DESC")
+      .all(caseId) as { history: string }[];
+    expect(stored.length).toBeGreaterThan(1);
+    const mapped = mappedDetails(caseId);
+    const expected = JSON.stringify({
+      ...mapped,
+      status_updates: mapped.status_updates.map((update, index) => {
+        const history = stored[index]!.history;
+        // The premise of comparing text: stored history is JSON.stringify's own output.
+        expect(JSON.stringify(JSON.parse(history))).toBe(history);
+        return { ...update, history: JSON.parse(history) };
+      }),
+    });
+    const res = await read(caseId);
+    expect(res.status).toBe(200);
+    expect(res.json.case.active).toBe(false);
+    expect(res.text).toBe(expected);
+  });
+
+  test("a body answered is its own: reading another case before sending it changes nothing", async () => {
+    const first = await checkedCase("EAC9999103403");
+    const second = await checkedCase("EAC9999103404");
+    const expected = [(await read(first)).text, (await read(second)).text];
+    expect(expected[0]).not.toBe(expected[1]);
+
+    // Both answered before either is read, as a server with slow clients would hold them.
+    const request = (caseId: number) =>
+      new Request(`http://localhost/v1/users/${userId}/cases/${caseId}`, {
+        headers: { "x-api-key": acme.apiKey, "x-api-secret": acme.apiSecret },
+      });
+    const answered = [await t.app.handle(request(first)), await t.app.handle(request(second))];
+    expect(await answered[0]!.text()).toBe(expected[0]!);
+    expect(await answered[1]!.text()).toBe(expected[1]!);
+  });
+
   test("headers set before the handler still go out: JSON, request id, CORS", async () => {
     const caseId = await checkedCase();
     const res = await read(caseId, { origin: Origin, "x-request-id": "req-case-read-1" });
