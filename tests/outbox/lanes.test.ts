@@ -93,6 +93,29 @@ describe("sign-in codes go before bulk mail", () => {
     expect(providers.resend.requests[0]!.body).toMatchObject({ subject: "Your code" });
   });
 
+  test("a code does not wait for the same user's e-mail that is waiting to be retried", async () => {
+    fixture = webhookFixture({ email: providers.email });
+    const { t, acme } = fixture;
+    const created = await t.call("POST", "/v1/users", {
+      as: acme,
+      body: { email: "ana@example.com" },
+    });
+    const userId = created.json.id as number;
+    // Its verification e-mail met a Resend outage and is due again in an hour.
+    t.database.sqlite
+      .query("UPDATE outbox_jobs SET next_attempt_at = ? WHERE user_id = ? AND channel = 'email'")
+      .run(t.clock.now() + 60 * 60 * 1000, userId);
+    const code: JobOrigin = { purpose: "login_code", userId, statusUpdateId: null };
+    t.db.transaction((tx) => {
+      enqueue(tx, code, email("ana@example.com", "Your code"), t.clock.now());
+    });
+
+    await t.outbox.runOnce();
+
+    const subjects = providers.resend.requests.map((request) => request.body.subject);
+    expect(subjects).toEqual(["Your code"]);
+  });
+
   test("a paced e-mail run holds what the pace sends in a few seconds", () => {
     expect(emailRunSize(100, 120_000, 2)).toBe(10);
     expect(emailRunSize(100, 120_000, 0.5)).toBe(3);
