@@ -112,7 +112,9 @@ describe("sign-in codes go before bulk mail", () => {
 
     await t.outbox.runOnce();
 
-    const subjects = providers.resend.requests.map((request) => request.body.subject);
+    const subjects = providers.resend.requests.map(
+      (request) => (request.body as { subject: string }).subject,
+    );
     expect(subjects).toEqual(["Your code"]);
   });
 
