@@ -194,6 +194,7 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
   }
 
   function tick(maxReceipts?: number): Promise<TickSummary> {
+    if (state.state === "starting" && !stopping) return Promise.resolve(skippedTick());
     if (!worker || state.state !== "running" || stopping) {
       return Promise.reject(new Error(`the checker thread is ${state.state}`));
     }

@@ -55,12 +55,35 @@ export interface ServiceCheckerChoices {
  */
 export async function startServiceChecker(
   config: Config,
-  deps: { database: DatabaseHandle; clock: Clock; logger: Logger; status: ServiceStatus },
+  deps: ServiceCheckerDeps,
   choices: ServiceCheckerChoices = {},
 ): Promise<ServiceCheckerHandle> {
+  const { checker, start } = launchServiceChecker(config, deps, choices);
+  await start();
+  return checker;
+}
+
+type ServiceCheckerDeps = {
+  database: DatabaseHandle;
+  clock: Clock;
+  logger: Logger;
+  status: ServiceStatus;
+};
+
+/**
+ * The checker at once, its thread started later: loading the thread takes a few hundred
+ * milliseconds of CPU, which `serve` lets pass after its port is open rather than before (or
+ * beside it, on a machine with two cores). Until it is ready a tick is skipped and a live
+ * look-up answers that USCIS is unavailable.
+ */
+export function launchServiceChecker(
+  config: Config,
+  deps: ServiceCheckerDeps,
+  choices: ServiceCheckerChoices = {},
+): { checker: ServiceCheckerHandle; start(): Promise<void> } {
   const { database, clock, logger } = deps;
   if (!(choices.thread ?? config.databasePath !== ":memory:")) {
-    return inProcessChecker(config, deps);
+    return { checker: inProcessChecker(config, deps), start: async () => {} };
   }
   const host = createCheckerHost({
     config,
@@ -70,8 +93,7 @@ export async function startServiceChecker(
     niceness: choices.niceness ?? CheckerNiceness,
   });
   deps.status.checkerThread = host.state;
-  await host.start();
-  return host;
+  return { checker: host, start: () => host.start() };
 }
 
 function inProcessChecker(
@@ -134,7 +156,8 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
   const { instance, database, applied } = openForServing(config.databasePath);
   const metrics = createMetrics();
   const status = newServiceStatus(clock.now());
-  const checker = await startServiceChecker(config, { database, clock, logger, status });
+  const launched = launchServiceChecker(config, { database, clock, logger, status });
+  const { checker } = launched;
   const released = releaseHeldJobs(database.db, clock.now());
   const outbox = startOutboxLoop(
     createOutboxWorker({
@@ -214,7 +237,6 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     },
     "ImmigraFlow is listening",
   );
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -239,6 +261,18 @@ export async function serve(config: Config, logger: Logger): Promise<void> {
     logger.flush();
     process.exit(0);
   };
+  // Before the thread is ready: a stop asked for while it loads is a clean stop too.
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  try {
+    await launched.start();
+  } catch (error) {
+    // A stop asked for meanwhile has this in hand.
+    if (stopping) return;
+    // A service that never had a checker stops rather than serve without one.
+    app.store.cron.checker.stop();
+    app.server?.stop(true);
+    await outbox.stop(Date.now());
+    throw error;
+  }
 }

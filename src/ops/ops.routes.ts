@@ -101,7 +101,8 @@ function health(deps: OpsDeps) {
   const thread = deps.status.checkerThread;
   const threadTroubled =
     thread !== null &&
-    (thread.state !== "running" ||
+    // Starting is not trouble: a thread that does not start within its timeout stops serve.
+    (!["running", "starting"].includes(thread.state) ||
       (thread.lastFailureAt !== null && now - thread.lastFailureAt < ThreadFailureWarningMs));
   const degraded =
     !database.writable ||
