@@ -4,10 +4,39 @@
  * the envelope, and API.md's named types under components.schemas.
  */
 import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { bearer, createUser, publishable, signIn } from "../auth/sign-in.ts";
 import { testApp } from "../helpers/app.ts";
+
+const ApiMdPath = join(import.meta.dir, "..", "..", "..", "shared", "API.md");
+/** The type names API.md uses, as of its current text (the skippable test below checks). */
+const ApiMdTypeNames = [
+  "Case",
+  "CaseCreateRequest",
+  "CaseDetailsResponse",
+  "CaseSummary",
+  "CaseUpdateRequest",
+  "CheckRequest",
+  "CheckResponse",
+  "Client",
+  "ClientLogoUpdateRequest",
+  "ErrorEnvelope",
+  "LoginCodeRequest",
+  "LoginCodeVerifyRequest",
+  "LoginVerifyResponse",
+  "PartnerCaseDetailsResponse",
+  "PartnerCaseSummary",
+  "ResendVerificationRequest",
+  "StatusUpdate",
+  "User",
+  "UserCreateRequest",
+  "UserUpdateRequest",
+  "Webhook",
+  "WebhookCreateRequest",
+  "WebhookUpdateRequest",
+];
 
 // any: the document is read field by field, as the tests read every JSON answer.
 async function openApiDocument(): Promise<any> {
@@ -189,15 +218,17 @@ describe("the OpenAPI document", () => {
   });
 
   test("every type API.md names is a component", async () => {
-    const apiMd = await Bun.file(
-      join(import.meta.dir, "..", "..", "..", "shared", "API.md"),
-    ).text();
+    const { components } = await openApiDocument();
+    const missing = ApiMdTypeNames.filter((name) => components.schemas[name] === undefined);
+    expect(missing).toEqual([]);
+  });
+
+  // The contract lives beside the repository, not in it; a clone on its own keeps this copy.
+  test.skipIf(!existsSync(ApiMdPath))("this test's copy of API.md's type names is current", () => {
+    const apiMd = readFileSync(ApiMdPath, "utf8");
     // Backticked PascalCase words: `User`, `CheckRequest`; GET or FLOW are not type names.
     const named = new Set([...apiMd.matchAll(/`([A-Z][a-z][A-Za-z]*)`/g)].map((m) => m[1]!));
-    expect(named.size).toBeGreaterThan(20);
-    const { components } = await openApiDocument();
-    const missing = [...named].filter((name) => components.schemas[name] === undefined);
-    expect(missing).toEqual([]);
+    expect([...named].sort()).toEqual([...ApiMdTypeNames].sort());
   });
 
   test("every JSON body a route takes or answers with is a named component", async () => {
