@@ -174,7 +174,7 @@ describe("the case read's body", () => {
     expect(res.text).toBe(expected);
   });
 
-  test("a body answered is its own: reading another case before sending it changes nothing", async () => {
+  test("a body answered stays its own when another case is read before it is sent", async () => {
     const first = await checkedCase("EAC9999103403");
     const second = await checkedCase("EAC9999103404");
     const expected = [(await read(first)).text, (await read(second)).text];

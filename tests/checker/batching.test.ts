@@ -28,7 +28,7 @@ test("batches of any size write every receipt once", async () => {
   for (const receipt of receipts) expect(fx.receiptRow(receipt).lastCheckedAt).toBe(fx.clock.now());
 });
 
-test("a receipt whose writes fail mid-batch takes back only its own; the batch is written", async () => {
+test("a receipt failing mid-batch takes back its own writes only; the rest stays", async () => {
   const receipts = Array.from({ length: 5 }, (_, i) => `EAC26910${String(i).padStart(5, "0")}`);
   let failing = -1;
   const fx = setup({

@@ -13,7 +13,7 @@ function planOf(handle: ReturnType<typeof openDatabase>, query: { toSQL(): { sql
     .join("\n");
 }
 
-test("outbox_provider_message holds only jobs a provider has named, and its look-ups use it", () => {
+test("outbox_provider_message holds only jobs a provider named, and look-ups use it", () => {
   const handle = openDatabase(":memory:");
   migrate(handle);
   const { sql } = handle.sqlite

@@ -405,9 +405,9 @@ describe("a SIGKILL of the compiled executable", () => {
     );
     scenario.releaseWhatsApp!();
     // Once the blockers are answered each lane takes 100 of its 120 jobs: kill a few WhatsApp
-    // messages into that run, while an e-mail is inside the Resend fake. The fake runs on this thread, so it cannot answer
-    // between this check and the signal: that e-mail is accepted with its answer lost, the
-    // case the Idempotency-Key is for.
+    // messages into that run, while an e-mail is inside the Resend fake. The fake runs on this
+    // thread, so it cannot answer between this check and the signal: that e-mail is accepted
+    // with its answer lost, the case the Idempotency-Key is for.
     // Likewise the WhatsApp requests whose starts the service has committed (a few go at once)
     // are all held inside the Twilio fake: they reached Twilio, and their answers are lost
     // with the process. Until they are answered the service starts no others.

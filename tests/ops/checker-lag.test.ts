@@ -80,7 +80,8 @@ describe("checker lag", () => {
           const nextCheckAt = now + receipt.offsetMinutes * Minute;
           sqlite
             .query(
-              "INSERT INTO receipts (receipt_number, next_check_at, priority, created_at) VALUES (?, ?, ?, ?)",
+              "INSERT INTO receipts (receipt_number, next_check_at, priority, created_at) " +
+                "VALUES (?, ?, ?, ?)",
             )
             .run(number, nextCheckAt, receipt.priority ? 1 : 0, now);
           let watched = false;

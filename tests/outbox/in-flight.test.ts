@@ -90,7 +90,7 @@ describe("a batch's requests are in flight together", () => {
     expect(resend.delivered).toHaveLength(8);
   });
 
-  test("WhatsApp messages to sixteen numbers go together, every start committed first", async () => {
+  test("WhatsApp messages to sixteen numbers go together, all starts committed first", async () => {
     const { twilio } = providers;
     const { live, worker } = seeded(Array.from({ length: 16 }, (_, i) => whatsapp(i)));
     twilio.failNext("slow", 16);

@@ -93,7 +93,7 @@ describe("sign-in codes go before bulk mail", () => {
     expect(providers.resend.requests[0]!.body).toMatchObject({ subject: "Your code" });
   });
 
-  test("a code does not wait for the same user's e-mail that is waiting to be retried", async () => {
+  test("a code does not wait for the same user's e-mail waiting for its retry", async () => {
     fixture = webhookFixture({ email: providers.email });
     const { t, acme } = fixture;
     const created = await t.call("POST", "/v1/users", {

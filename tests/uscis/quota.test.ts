@@ -44,7 +44,7 @@ describe("createQuota", () => {
     expect(row).toEqual([{ source: "torch", day: "2026-05-04", count: 3 }]);
   });
 
-  test("unspent is today's reserved block not yet handed out; another holder reads around it", () => {
+  test("unspent is today's reserved block not handed out; another holder reads around it", () => {
     const { db } = open();
     const clock = manualClock(Date.UTC(2026, 4, 4, 12, 0, 0));
     const quota = createQuota({
