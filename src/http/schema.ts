@@ -25,11 +25,13 @@ export function oneOf<const V extends readonly string[]>(values: V): TUnion<Lite
 }
 
 /**
- * No C0 controls, DEL or bidirectional overrides: names and descriptions end up in e-mails,
- * WhatsApp messages and the back office, where a NUL or a right-to-left override would hide
- * or reorder what people read.
+ * No C0 or C1 controls, DEL, line or paragraph separators, or bidirectional overrides: names
+ * and descriptions end up in e-mails, WhatsApp messages and the back office, where a NUL, a
+ * line break (U+0085 and U+2028 are ones too) or a right-to-left override would hide or
+ * reorder what people read.
  */
-export const PlainTextPattern = "^[^\\u0000-\\u001F\\u007F\\u202A-\\u202E\\u2066-\\u2069]*$";
+export const PlainTextPattern =
+  "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]*$";
 
 const PlainTextRegExp = new RegExp(PlainTextPattern);
 

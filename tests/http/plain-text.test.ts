@@ -80,6 +80,22 @@ describe("plain-text lengths count characters as people do", () => {
     });
   }
 
+  test("C1 controls and Unicode line and paragraph separators are refused too", async () => {
+    for (const text of [
+      "abc\u0085def",
+      "a\u009bb",
+      "a\u0080b",
+      "Bob\u2028Subject: hi",
+      "a\u2029b",
+    ]) {
+      for (const [what, call, field] of fields) {
+        const res = await call(text);
+        expect(res.status, `${what}: ${JSON.stringify(text)}`).toBe(400);
+        expect(res.json.error.message).toBe(`${field}: must not contain control characters`);
+      }
+    }
+  });
+
   test("control characters are still refused, and a missing name still is allowed", async () => {
     const res = await fields[0]![1]("a\tb");
     expect(res.json.error.message).toBe("name: must not contain control characters");
