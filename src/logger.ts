@@ -62,7 +62,21 @@ export function redactLogFields(fields: Record<string, unknown>): Record<string,
   return redacted ?? fields;
 }
 
-const serializeError = (error: unknown) => redactNested(pino.stdSerializers.err(error as Error));
+/**
+ * An error's `code` is censored like any other, except a library's or the system's own name for
+ * what went wrong (SQLITE_BUSY, ECONNREFUSED): an operator needs that, and a sign-in code is
+ * digits, never such a name.
+ */
+const ErrorCodeName = /^[A-Z][A-Z0-9_]{2,39}$/;
+
+const serializeError = (error: unknown) => {
+  const serialized = redactNested(pino.stdSerializers.err(error as Error));
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && ErrorCodeName.test(code) && typeof serialized === "object") {
+    serialized.code = code;
+  }
+  return serialized;
+};
 
 /**
  * pino without a transport: transports run in worker threads that a compiled executable cannot

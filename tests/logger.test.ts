@@ -93,4 +93,16 @@ describe("the log's redaction", () => {
     });
     expect(session.token).toBe(Secret);
   });
+
+  test("an error keeps its library's code name; any other code is censored", () => {
+    const mine = ours();
+    const busy = Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+    const digits = Object.assign(new Error("bad code"), { code: "123456" });
+    mine.logger.error({ err: busy }, "busy");
+    mine.logger.error({ err: digits }, "digits");
+    expect(mine.lines.map((line) => (line.err as { code: string }).code)).toEqual([
+      "SQLITE_BUSY",
+      "[redacted]",
+    ]);
+  });
 });
