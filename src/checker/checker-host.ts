@@ -94,6 +94,7 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
   let restartTimer: ReturnType<typeof setTimeout> | null = null;
   let lastFailure = Unexplained;
   let whenReady: { resolve(): void; reject(error: Error): void } | null = null;
+  let loading: Promise<void> = Promise.resolve();
   let whenStopped: (() => void) | null = null;
 
   const send = (message: ToThread) => worker?.postMessage(message);
@@ -102,6 +103,8 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
     const ready = new Promise<void>((resolve, reject) => {
       whenReady = { resolve, reject };
     });
+    // Look-ups asked for meanwhile wait on this, not on each other; its failure is start()'s.
+    loading = ready.catch(() => undefined);
     const thread = new Worker(options.entry ?? checkerThreadEntry());
     worker = thread;
     thread.onmessage = (event: MessageEvent<FromThread>) => receive(event.data);
@@ -214,7 +217,9 @@ export function createCheckerHost(options: CheckerHostOptions): CheckerHost {
 
   const source: CaseStatusSource = {
     name: config.uscisMode === "simulator" ? "simulator" : "torch",
-    fetch(receiptNumber) {
+    async fetch(receiptNumber) {
+      // A look-up in the moments after start-up waits for the thread rather than fail.
+      if (state.state === "starting") await loading;
       if (!worker || state.state !== "running") {
         return Promise.resolve(unavailable(`the checker thread is ${state.state}`));
       }

@@ -74,7 +74,7 @@ type ServiceCheckerDeps = {
  * The checker at once, its thread started later: loading the thread takes a few hundred
  * milliseconds of CPU, which `serve` lets pass after its port is open rather than before (or
  * beside it, on a machine with two cores). Until it is ready a tick is skipped and a live
- * look-up answers that USCIS is unavailable.
+ * look-up waits for it.
  */
 export function launchServiceChecker(
   config: Config,

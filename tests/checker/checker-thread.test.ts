@@ -38,6 +38,8 @@ interface Options {
   env?: Record<string, string>;
   entry?: URL;
   niceness?: number;
+  /** Leaves the thread loading: `started` settles once it is ready. */
+  deferStart?: boolean;
 }
 
 /** A file database, the app on the main thread's connection, and the checker thread beside it. */
@@ -70,7 +72,8 @@ async function threadedService(options: Options = {}) {
     database.close();
     rmSync(folder, { recursive: true, force: true });
   });
-  await host.start();
+  const started = host.start();
+  if (!options.deferStart) await started;
 
   const app = createApp({
     config,
@@ -113,10 +116,20 @@ async function threadedService(options: Options = {}) {
     }
   }
   const count = (sql: string) => (database.sqlite.query(sql).get() as { n: number }).n;
-  return { host, call, watch, count, logs, databasePath, config };
+  return { host, call, watch, count, logs, databasePath, config, started };
 }
 
 describe("the checker thread", () => {
+  test("a look-up asked for while the thread still loads waits for it", async () => {
+    const service = await threadedService({ deferStart: true });
+    expect(service.host.state.state).toBe("starting");
+
+    const result = await service.host.source.fetch("IOE0912345678");
+
+    expect(result.kind).not.toBe("unavailable");
+    await service.started;
+  });
+
   test("a tick runs in the thread; main gets its summary and reads the quota exactly", async () => {
     const svc = await threadedService();
     await svc.watch(receiptNumbers(3, 301));
