@@ -2,6 +2,7 @@ import { toCheckResponse } from "../check/check.service.ts";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
+import { plainTextProblem } from "../http/schema.ts";
 import type { Logger } from "../logger.ts";
 import { createPartnersService } from "../partners/partners.service.ts";
 import type { Quota } from "../uscis/quota.ts";
@@ -43,6 +44,8 @@ export function migrateCommand(config: Config): number {
   return 0;
 }
 
+const PartnerNameLimits = { minLength: 1, maxLength: 200 };
+
 export function partnerCreate(
   config: Config,
   options: { name?: string; email?: string; logo?: string; json?: boolean },
@@ -51,9 +54,20 @@ export function partnerCreate(
     console.error("partner create needs --name and --email");
     return 2;
   }
+  // The name goes into every e-mail's subject and sender line, so it follows the API's rule
+  // for names: one line of plain text, counted and stored in NFC.
+  const problem = plainTextProblem(options.name, PartnerNameLimits);
+  if (problem) {
+    console.error(
+      `--name must be one line of plain text of 1 to ${PartnerNameLimits.maxLength} ` +
+        "characters, without control characters, line breaks or direction overrides",
+    );
+    return 2;
+  }
+  const name = options.name.normalize("NFC");
   const created = withDatabase(config, ({ db }) =>
     createPartnersService(db, systemClock).create({
-      name: options.name!,
+      name,
       email: options.email!,
       logoUrl: options.logo ?? null,
     }),

@@ -119,3 +119,40 @@ describe("partner commands that take an ID", () => {
     expect(await listed()).toBe(before);
   }, 120_000);
 });
+
+describe("partner create", () => {
+  test("a name with a line break or a control character is refused; nothing is made", async () => {
+    const databasePath = join(work, "names.db");
+    for (const name of ["Evil\nSubject: x", "Tab\there", "Acme\u2028Co", "Left\u202Eright"]) {
+      const refused = await cli(
+        databasePath,
+        "partner",
+        "create",
+        "--name",
+        name,
+        "--email",
+        "o@e.example",
+      );
+      expect(refused.code, JSON.stringify(name)).toBe(2);
+      expect(refused.stderr).toContain("--name must be one line of plain text");
+    }
+    const listed = await cli(databasePath, "partner", "list", "--json");
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+  });
+
+  test("a name is stored in NFC, as the API stores names", async () => {
+    const databasePath = join(work, "nfc.db");
+    const created = await cli(
+      databasePath,
+      "partner",
+      "create",
+      "--name",
+      "Cafe\u0301 Law",
+      "--email",
+      "o@e.example",
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const listed = await cli(databasePath, "partner", "list", "--json");
+    expect(JSON.parse(listed.stdout)).toMatchObject([{ name: "Caf\u00e9 Law" }]);
+  });
+});
