@@ -11,6 +11,7 @@ import { createMetrics } from "../http/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { createEmailSender } from "../notifications/email-sender.ts";
 import { createWhatsAppSender } from "../notifications/whatsapp-sender.ts";
+import { rolledBackWrite } from "../ops/database-probe.ts";
 import { newServiceStatus, recordTick, type ServiceStatus } from "../ops/service-status.ts";
 import { releaseHeldJobs } from "../outbox/outbox.queries.ts";
 import { createOutboxWorker, startOutboxLoop } from "../outbox/worker.ts";
@@ -18,7 +19,7 @@ import { createSource } from "../uscis/source.ts";
 import type { CaseStatusSource } from "../uscis/types.ts";
 import { Version } from "../version.ts";
 import { createWebhookSender } from "../webhooks/webhook-sender.ts";
-import { databaseFailure, listenFailure, probeWrite } from "./start-up.ts";
+import { databaseFailure, listenFailure } from "./start-up.ts";
 
 export { createServiceChecker, receiptsPerTick } from "../checker/service-checker.ts";
 
@@ -141,7 +142,8 @@ function openForServing(databasePath: string) {
     instance = acquireInstanceLock(databasePath);
     database = openDatabase(databasePath);
     const applied = migrate(database);
-    probeWrite(database.sqlite);
+    // A read-only file opens and reads without complaint: find out before anything starts.
+    rolledBackWrite(database.sqlite);
     return { instance, database, applied };
   } catch (error) {
     database?.close();

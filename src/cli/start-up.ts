@@ -1,4 +1,3 @@
-import type { Database } from "bun:sqlite";
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { DatabaseInUseError } from "../db/instance-lock.ts";
@@ -9,21 +8,6 @@ import { DatabaseInUseError } from "../db/instance-lock.ts";
  */
 export class StartUpError extends Error {
   override name = "StartUpError";
-}
-
-/**
- * Whether the database takes a write, found before the checker thread starts. A read-only file
- * opens and reads without complaint; the first write would fail later, mid start-up. The table
- * is created in a transaction rolled back at once, so nothing is left behind.
- */
-export function probeWrite(sqlite: Database): void {
-  sqlite.exec("BEGIN IMMEDIATE");
-  try {
-    sqlite.exec("CREATE TABLE immigraflow_write_probe (x)");
-  } finally {
-    // SQLite may have ended the transaction itself on the failure; the failure is the news.
-    if (sqlite.inTransaction) sqlite.exec("ROLLBACK");
-  }
 }
 
 const codeOf = (error: unknown) =>

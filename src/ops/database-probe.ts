@@ -53,20 +53,31 @@ function tryRolledBackWrite(sqlite: Database): WriteProblem | null {
   const { timeout } = sqlite.query("PRAGMA busy_timeout").get() as { timeout: number };
   try {
     sqlite.run(`PRAGMA busy_timeout = ${ProbeBusyTimeoutMs}`);
-    sqlite.run("BEGIN IMMEDIATE");
-    try {
-      sqlite.run(
-        "UPDATE __drizzle_migrations SET id = id " +
-          "WHERE id = (SELECT min(id) FROM __drizzle_migrations)",
-      );
-    } finally {
-      sqlite.run("ROLLBACK");
-    }
+    rolledBackWrite(sqlite);
     return null;
   } catch (error) {
     return problemOf(error);
   } finally {
     sqlite.run(`PRAGMA busy_timeout = ${timeout}`);
+  }
+}
+
+/**
+ * A write to a row that always exists once migrated (the migrations journal) in an IMMEDIATE
+ * transaction rolled back at once: it stores nothing and throws whatever a real write would
+ * meet (a read-only file, `query_only`, a lock held elsewhere). Start-up calls it to stop
+ * before serving a database it cannot write; /health, through probeDatabase, to report it.
+ */
+export function rolledBackWrite(sqlite: Database): void {
+  sqlite.run("BEGIN IMMEDIATE");
+  try {
+    sqlite.run(
+      "UPDATE __drizzle_migrations SET id = id " +
+        "WHERE id = (SELECT min(id) FROM __drizzle_migrations)",
+    );
+  } finally {
+    // SQLite may have ended the transaction itself on the failure; the failure is the news.
+    if (sqlite.inTransaction) sqlite.run("ROLLBACK");
   }
 }
 
